@@ -1,0 +1,141 @@
+"""Configuration: JSON-schema validation, defaults, and cross-key checks with one-line errors."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value is not accepted; the message names the key, the value and the rule."""
+
+
+def load_schema() -> dict[str, Any]:
+    """The configuration schema shipped with the package."""
+    text = resources.files("taskgrouping").joinpath("schemas/config.schema.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    node: Any = root
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    return node
+
+
+def _fill_defaults(cfg: dict[str, Any], schema: Mapping[str, Any], root: Mapping[str, Any]) -> None:
+    for key, sub in schema.get("properties", {}).items():
+        sub = _resolve(sub, root)
+        if key not in cfg and "default" in sub:
+            cfg[key] = copy.deepcopy(sub["default"])
+        if isinstance(cfg.get(key), dict) and "properties" in sub:
+            _fill_defaults(cfg[key], sub, root)
+
+
+def _describe(err: jsonschema.ValidationError) -> str:
+    where = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    rule, expected = err.validator, err.validator_value
+    if rule == "additionalProperties":
+        known = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(known))
+        return f"unknown config key(s) {extra} under {where}; accepted keys: {known}"
+    value = f"{where} = {err.instance!r}"
+    if rule == "type":
+        return f"{value}: must be of type {expected}"
+    if rule == "enum":
+        return f"{value}: must be one of {expected}"
+    if rule in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        sign = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+        return f"{value}: must be {sign[rule]} {expected}"
+    return f"{value}: {err.message}"
+
+
+def _check_synthetic(block: Mapping[str, Any]) -> None:
+    n, k = block["n_tasks"], block["n_clusters"]
+    if k > n:
+        raise ConfigError(f"synthetic.n_clusters = {k} exceeds synthetic.n_tasks = {n}")
+    need = k * block["latent_dim"]
+    if need > block["n_features"]:
+        raise ConfigError(
+            f"synthetic.n_features = {block['n_features']} is too small for {k} clusters of "
+            f"latent_dim {block['latent_dim']}: needs >= {need}"
+        )
+
+
+def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
+    """Task names of benchmark ``bench`` under the config, in benchmark order.
+
+    Derived from the config alone (no data, no torch), so the workflow can plan its jobs anywhere.
+    """
+    if bench == "synthetic":
+        return [f"t{i}" for i in range(int(cfg["synthetic"]["n_tasks"]))]
+    raise ConfigError(f"unknown benchmark {bench!r}")
+
+
+def n_tasks_of(cfg: Mapping[str, Any], bench: str) -> int:
+    """Number of tasks of benchmark ``bench`` under the config."""
+    return len(tasks_of(cfg, bench))
+
+
+def budgets_of(cfg: Mapping[str, Any], bench: str) -> list[int]:
+    """Budgets (maximum number of networks) to evaluate for ``bench``, sorted."""
+    block = cfg[bench]
+    if block.get("budgets") is not None:
+        return sorted(int(b) for b in block["budgets"])
+    n = n_tasks_of(cfg, bench)
+    return list(range(1, min(n, int(block["n_clusters"]) + 1) + 1))
+
+
+def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate ``raw`` against the schema, fill defaults, and check relations between keys.
+
+    Returns a new, complete configuration. Raises :class:`ConfigError` with one line naming the
+    first bad key and value and what is accepted.
+    """
+    schema = load_schema()
+    cfg = copy.deepcopy(dict(raw))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), e.path))
+    if errors:
+        raise ConfigError(_describe(errors[0]))
+    _fill_defaults(cfg, schema, schema)
+    for bench in cfg["benchmarks"]:
+        if bench == "synthetic":
+            _check_synthetic(cfg[bench])
+        n = n_tasks_of(cfg, bench)
+        for b in budgets_of(cfg, bench):
+            if b > n:
+                raise ConfigError(f"budget {b} exceeds the {n} tasks of benchmark {bench!r}")
+        limit = cfg["exhaustive"]["max_tasks"]
+        if "exhaustive" in cfg["methods"] and n > limit:
+            raise ConfigError(
+                f"method 'exhaustive' trains 2^{n} - 1 networks for the {n} tasks of {bench!r}, "
+                f"more than exhaustive.max_tasks = {limit} allows; drop the method or raise "
+                "the limit"
+            )
+    return cfg
+
+
+def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read a YAML config file, apply ``overrides`` (nested keys merged), and validate it."""
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    if overrides:
+        _merge(raw, overrides)
+    return validate_config(raw)
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)

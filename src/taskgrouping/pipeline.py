@@ -1,0 +1,257 @@
+"""One function per workflow stage; each Snakemake script calls exactly one of these.
+
+Every function takes explicit paths and parameter dicts (no Snakemake object), so each stage can
+also be run and tested on its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from taskgrouping.io import atomic_write_csv, atomic_write_json, read_json
+
+# Stage dependencies are imported inside each stage function, so that every rule's environment
+# (envs/torch.yaml, envs/solver.yaml, envs/plot.yaml) needs only the packages of its own stage.
+
+log = logging.getLogger("taskgrouping")
+
+METHODS = ("stl", "mtl", "random", "exhaustive", "ours")
+
+
+@contextlib.contextmanager
+def logged(log_path: Path | str | None) -> Iterator[None]:
+    """Run a stage with logging to ``log_path`` and stderr.
+
+    Native libraries that print to standard output (the HiGHS banner) are sent to the log file.
+    """
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    saved_stdout = None
+    if log_path is not None:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+        sys.stdout.flush()
+        saved_stdout = os.dup(1)
+        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(fd, 1)
+        os.close(fd)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    try:
+        yield
+    finally:
+        logging.shutdown()
+        if saved_stdout is not None:
+            sys.stdout.flush()
+            os.dup2(saved_stdout, 1)
+            os.close(saved_stdout)
+
+
+def _torch_setup(threads: int) -> None:
+    """Deterministic torch on ``threads`` CPU threads (the rule's ``threads``)."""
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+    torch.use_deterministic_algorithms(True)
+
+
+def prepare_data(benchmark: str, params: Mapping[str, Any], out_dir: Path | str) -> None:
+    """Data stage: generate or download the benchmark's data into ``out_dir``."""
+    from taskgrouping.benchmarks import get_benchmark
+
+    get_benchmark(benchmark, params).prepare(Path(out_dir))
+    log.info("prepared %s data in %s", benchmark, out_dir)
+
+
+def probe_gains(
+    benchmark: str,
+    params: Mapping[str, Any],
+    data_dir: Path | str,
+    records_csv: Path | str,
+    gains_csv: Path | str,
+    threads: int = 1,
+) -> None:
+    """Probe stage: train the all-task network and write raw records and the gain matrix."""
+    from taskgrouping.benchmarks import get_benchmark
+    from taskgrouping.probe import run_probe
+
+    _torch_setup(threads)
+    bench = get_benchmark(benchmark, params)
+    splits = bench.load(Path(data_dir))
+    records, gains = run_probe(bench, splits, params["train"], params["probe"], int(params["seed"]))
+    atomic_write_csv(records_csv, records)
+    atomic_write_csv(gains_csv, gains, index=True)
+    log.info(
+        "gain matrix from %d probing steps written to %s", records["step"].nunique(), gains_csv
+    )
+
+
+def train_network(
+    benchmark: str,
+    params: Mapping[str, Any],
+    data_dir: Path | str,
+    group: str,
+    out_json: Path | str,
+    threads: int = 1,
+) -> None:
+    """Train stage: one network for the group key ``group`` (tasks joined by ``+``)."""
+    from taskgrouping.benchmarks import get_benchmark
+    from taskgrouping.training import group_seed, train_group
+
+    _torch_setup(threads)
+    bench = get_benchmark(benchmark, params)
+    tasks = group.split("+")
+    for t in tasks:
+        bench.task_index(t)
+    splits = bench.load(Path(data_dir))
+    result = train_group(bench, splits, tasks, params["train"], group_seed(params["seed"], group))
+    atomic_write_json(out_json, result.to_dict())
+    log.info("group %s: best epoch %d, val %s", group, result.best_epoch, result.val)
+
+
+def _load_metrics(paths: Sequence[Path | str]) -> dict[str, dict[str, Any]]:
+    metrics = {}
+    for p in paths:
+        m = read_json(p)
+        metrics[m["group"]] = m
+    return metrics
+
+
+def select_groups(
+    method: str,
+    tasks: Sequence[str],
+    budget: int,
+    out_json: Path | str,
+    *,
+    grouping: Mapping[str, Any],
+    random: Mapping[str, Any],
+    gains_csv: Path | str | None = None,
+    metrics_jsons: Sequence[Path | str] = (),
+) -> None:
+    """Group stage: choose the groups of ``method`` at ``budget`` and write them as JSON.
+
+    ``ours`` solves the partition MILP on the gain matrix; ``exhaustive`` solves it on the
+    validation losses of every trained subset network (minimising); ``random`` draws random
+    partitions into exactly ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from taskgrouping.grouping import (
+        group_values,
+        loss_weights,
+        random_partition,
+        solve_partition,
+        subset_masks,
+    )
+
+    tasks = list(tasks)
+    n = len(tasks)
+    out: dict[str, Any] = {
+        "method": method,
+        "budget": int(budget),
+        "objective": None,
+        "solver_status": "not solved (fixed grouping)",
+    }
+    if method == "stl":
+        out["groups"] = [[t] for t in tasks]
+    elif method == "mtl":
+        out["groups"] = [tasks]
+    elif method == "random":
+        rng = np.random.default_rng([int(random["seed"]), int(budget)])
+        draws = [random_partition(n, int(budget), rng) for _ in range(int(random["draws"]))]
+        out["draws"] = [[[tasks[i] for i in g] for g in d] for d in draws]
+        out["groups"] = out["draws"][0]
+        out["solver_status"] = "not solved (random draws)"
+    elif method in ("ours", "exhaustive"):
+        if method == "ours":
+            if gains_csv is None:
+                raise ValueError("method 'ours' needs a gain matrix (gains_csv)")
+            frame = pd.read_csv(gains_csv, index_col=0)
+            if list(frame.index) != tasks or list(frame.columns) != tasks:
+                raise ValueError(f"gain matrix {gains_csv} does not list the tasks {tasks}")
+            masks = subset_masks(n)
+            weights = group_values(frame.to_numpy(float), masks, grouping["aggregate"])
+            maximize = True
+        else:
+            metrics = _load_metrics(metrics_jsons)
+            losses = {
+                tuple(tasks.index(t) for t in m["tasks"]): {
+                    tasks.index(t): v for t, v in m["val"].items()
+                }
+                for m in metrics.values()
+            }
+            masks, weights = loss_weights(losses, n)
+            maximize = False
+        sol = solve_partition(
+            weights,
+            masks,
+            int(budget),
+            maximize=maximize,
+            time_limit_s=float(grouping["time_limit_s"]),
+        )
+        out.update(sol.to_dict())
+        out["groups"] = [[tasks[i] for i in g] for g in sol.groups]
+        out["solver_status"] = sol.status
+        if method == "ours":
+            out["aggregate"] = grouping["aggregate"]
+    else:
+        raise ValueError(f"unknown method {method!r}; accepted: {list(METHODS)}")
+    atomic_write_json(out_json, out)
+    log.info("%s at budget %s: %s (%s)", method, budget, out["groups"], out["solver_status"])
+
+
+def evaluate_run(
+    benchmark: str,
+    tasks: Sequence[str],
+    group_jsons: Sequence[Path | str],
+    metrics_jsons: Sequence[Path | str],
+    summary_csv: Path | str,
+    totals_csv: Path | str,
+) -> None:
+    """Evaluate stage: score every selection and write the summary and totals tables."""
+    from taskgrouping.evaluate import evaluate_selections
+
+    selections = [read_json(p) for p in group_jsons]
+    summary, totals = evaluate_selections(
+        benchmark, selections, _load_metrics(metrics_jsons), tasks
+    )
+    atomic_write_csv(summary_csv, summary)
+    atomic_write_csv(totals_csv, totals)
+
+
+def render_figures(
+    gains_csv: Path | str,
+    totals_csv: Path | str,
+    group_jsons: Sequence[Path | str],
+    tasks: Sequence[str],
+    out: Mapping[str, Path | str],
+    truth_json: Path | str | None = None,
+) -> None:
+    """Render stage: gain heatmap, budget curve, chosen groups, and the totals tables.
+
+    ``out`` maps ``gains``, ``budget_curve``, ``groups``, ``table_csv``, ``table_md`` and
+    ``table_tex`` to output paths.
+    """
+    from taskgrouping import render
+
+    render.plot_gain_heatmap(Path(gains_csv), Path(out["gains"]))
+    render.plot_budget_curve(Path(totals_csv), Path(out["budget_curve"]))
+    render.plot_groups(
+        [Path(p) for p in group_jsons],
+        list(tasks),
+        Path(out["groups"]),
+        truth_json=Path(truth_json) if truth_json else None,
+    )
+    render.write_totals_tables(
+        Path(totals_csv), Path(out["table_csv"]), Path(out["table_md"]), Path(out["table_tex"])
+    )

@@ -1,0 +1,110 @@
+"""The Snakemake workflow: lint, dry run, a tiny end-to-end run, the report, bad configs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.workflow
+
+TINY = {
+    "methods": ["stl", "mtl", "random", "exhaustive", "ours"],
+    "random": {"draws": 2},
+    "synthetic": {
+        "n_tasks": 4,
+        "n_clusters": 2,
+        "n_train": 64,
+        "n_val": 64,
+        "n_test": 64,
+        "budgets": [1, 2],
+        "train": {"max_epochs": 3, "restarts": 1, "patience": 1},
+        "probe": {"epochs": 1, "every": 2},
+    },
+}
+
+
+def _snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(cmd)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return proc
+
+
+def _workdir(tmp_path: Path, cfg: dict) -> Path:
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    return tmp_path
+
+
+def test_lint_is_clean() -> None:
+    proc = subprocess.run(
+        ["snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
+
+
+def test_dry_run_lists_every_stage(tmp_path: Path) -> None:
+    out = _snakemake(_workdir(tmp_path, TINY), "-n").stdout
+    for rule in (
+        "prepare_data",
+        "probe_gains",
+        "train_group",
+        "select_groups",
+        "evaluate_groups",
+        "render_figures",
+    ):
+        assert rule in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_bad_config_stops_with_one_line_and_no_results(tmp_path: Path) -> None:
+    cfg = json.loads(json.dumps(TINY))
+    cfg["synthetic"]["budgets"] = [1, 9]
+    proc = _snakemake(_workdir(tmp_path, cfg), "--cores", "1", check=False)
+    assert proc.returncode != 0
+    assert "config error: budget 9 exceeds the 4 tasks of benchmark 'synthetic'" in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
+    work = _workdir(tmp_path, TINY)
+    _snakemake(work, "--cores", "2")
+    totals = pd.read_csv(work / "results/synthetic/totals.csv")
+    assert set(totals.method) == {"stl", "mtl", "random", "exhaustive", "ours"}
+    assert len(totals[totals.method == "random"]) == 2 * 2
+    summary = pd.read_csv(work / "results/synthetic/summary.csv")
+    assert set(summary.task) == {"t0", "t1", "t2", "t3"}
+    # The exhaustive optimum is optimal on validation among the partitions the pipeline scored.
+    for budget in (1, 2):
+        exh = totals[(totals.method == "exhaustive") & (totals.budget == budget)].total_val.iloc[0]
+        others = totals[(totals.budget <= budget) & (totals.method != "stl")].total_val
+        assert exh <= others.min() + 1e-9
+    # Each distinct group was trained exactly once: 15 subsets for 4 tasks.
+    assert len(list((work / "results/synthetic/train").iterdir())) == 15
+    ours = json.loads((work / "results/synthetic/groups/ours/budget2.json").read_text())
+    assert ours["solver_status"] == "optimal" and len(ours["groups"]) <= 2
+    for name in ("gains.png", "budget_curve.png", "groups.png", "totals.md", "totals.tex"):
+        assert (work / "figures/synthetic" / name).stat().st_size > 0
+    # Nothing left to do: a second invocation is a no-op.
+    assert "Nothing to be done" in _snakemake(work, "--cores", "1").stderr
+    report = work / "report.html"
+    _snakemake(work, "--report", str(report))
+    html = report.read_text(errors="replace")
+    assert "budget_curve.png" in html and "gains.png" in html
+
+
+@pytest.mark.skipif(shutil.which("snakefmt") is None, reason="snakefmt not installed")
+def test_snakefmt_check() -> None:
+    files = [str(ROOT / "Snakefile"), *map(str, sorted((ROOT / "workflow/rules").glob("*.smk")))]
+    proc = subprocess.run(["snakefmt", "--check", *files], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,124 @@
+import itertools
+import os
+import sys
+from pathlib import Path
+
+# Jobs import the package from this checkout, also inside conda environments that hold only the
+# third-party dependencies.
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")]))
+)
+
+from taskgrouping.config import (
+    ConfigError,
+    budgets_of,
+    tasks_of as _config_tasks,
+    validate_config,
+)
+
+try:
+    _validated = validate_config(config)
+except ConfigError as err:
+    sys.exit(f"config error: {err}")
+config.clear()
+config.update(_validated)
+
+
+wildcard_constraints:
+    bench="|".join(config["benchmarks"]),
+    method="stl|mtl|random|exhaustive|ours",
+    budget=r"\d+",
+    group=r"[A-Za-z0-9_.-]+(\+[A-Za-z0-9_.-]+)*",
+
+
+def tasks_of(bench):
+    """Task names of a benchmark, in benchmark order."""
+    return _config_tasks(config, bench)
+
+
+def data_params(bench):
+    """The config block that defines a benchmark's data (not model, training or probing)."""
+    return {
+        k: v
+        for k, v in config[bench].items()
+        if k not in ("model", "train", "probe", "budgets")
+    }
+
+
+def train_params(bench):
+    """What a group network depends on: data, model and training recipe."""
+    return {k: v for k, v in config[bench].items() if k not in ("probe", "budgets")}
+
+
+def probe_params(bench):
+    """What the probing run depends on: training params plus the probing settings."""
+    return {k: v for k, v in config[bench].items() if k != "budgets"}
+
+
+def method_budgets(bench, method):
+    """Budgets at which a method is evaluated (STL and MTL have one fixed budget each)."""
+    if method == "stl":
+        return [len(tasks_of(bench))]
+    if method == "mtl":
+        return [1]
+    return budgets_of(config, bench)
+
+
+def selections(bench):
+    """Every (method, budget) pair evaluated for a benchmark."""
+    return [(m, b) for m in config["methods"] for b in method_budgets(bench, m)]
+
+
+def group_file(bench, method, budget):
+    return f"results/{bench}/groups/{method}/budget{budget}.json"
+
+
+def metrics_file(bench, group):
+    return f"results/{bench}/train/{group}/metrics.json"
+
+
+def all_subset_keys(bench):
+    tasks = tasks_of(bench)
+    return [
+        "+".join(c)
+        for r in range(1, len(tasks) + 1)
+        for c in itertools.combinations(tasks, r)
+    ]
+
+
+def chosen_group_keys(bench):
+    """Group keys of every network that some selection uses (reads checkpoint outputs)."""
+    from taskgrouping.evaluate import selection_draws
+    from taskgrouping.io import read_json
+
+    tasks = tasks_of(bench)
+    keys = set(tasks)
+    for method, budget in selections(bench):
+        path = checkpoints.select_groups.get(
+            bench=bench, method=method, budget=budget
+        ).output[0]
+        for groups in selection_draws(read_json(path)):
+            keys.update("+".join(sorted(g, key=tasks.index)) for g in groups)
+    return sorted(keys, key=lambda k: (k.count("+"), k))
+
+
+def figure_files(bench):
+    names = [
+        "gains.png",
+        "budget_curve.png",
+        "groups.png",
+        "totals.csv",
+        "totals.md",
+        "totals.tex",
+    ]
+    return [f"figures/{bench}/{n}" for n in names]
+
+
+def all_outputs():
+    out = []
+    for bench in config["benchmarks"]:
+        out += [f"results/{bench}/summary.csv", f"results/{bench}/totals.csv"]
+        out += figure_files(bench)
+    return out

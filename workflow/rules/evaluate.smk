@@ -1,0 +1,19 @@
+rule evaluate_groups:
+    input:
+        groups=lambda wc: [group_file(wc.bench, m, b) for m, b in selections(wc.bench)],
+        metrics=lambda wc: [
+            metrics_file(wc.bench, k) for k in chosen_group_keys(wc.bench)
+        ],
+    output:
+        summary="results/{bench}/summary.csv",
+        totals="results/{bench}/totals.csv",
+    log:
+        "logs/evaluate_groups/{bench}.log",
+    benchmark:
+        "benchmarks/evaluate_groups/{bench}.tsv"
+    conda:
+        "../../envs/solver.yaml"
+    params:
+        tasks=lambda wc: tasks_of(wc.bench),
+    script:
+        "../scripts/evaluate_groups.py"

@@ -1,0 +1,28 @@
+def select_groups_input(wc):
+    inputs = {"tasks": f"results/{wc.bench}/data/tasks.json"}
+    if wc.method == "ours":
+        inputs["gains"] = f"results/{wc.bench}/gains/ours.csv"
+    if wc.method == "exhaustive":
+        inputs["metrics"] = [
+            metrics_file(wc.bench, k) for k in all_subset_keys(wc.bench)
+        ]
+    return inputs
+
+
+checkpoint select_groups:
+    input:
+        unpack(select_groups_input),
+    output:
+        "results/{bench}/groups/{method}/budget{budget}.json",
+    log:
+        "logs/select_groups/{bench}/{method}_budget{budget}.log",
+    benchmark:
+        "benchmarks/select_groups/{bench}/{method}_budget{budget}.tsv"
+    conda:
+        "../../envs/solver.yaml"
+    params:
+        tasks=lambda wc: tasks_of(wc.bench),
+        grouping=config["grouping"],
+        random=config["random"],
+    script:
+        "../scripts/select_groups.py"

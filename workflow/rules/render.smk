@@ -1,0 +1,47 @@
+rule render_figures:
+    input:
+        gains="results/{bench}/gains/ours.csv",
+        totals="results/{bench}/totals.csv",
+        truth="results/{bench}/data/truth.json",
+        groups=lambda wc: [group_file(wc.bench, m, b) for m, b in selections(wc.bench)],
+    output:
+        gains=report(
+            "figures/{bench}/gains.png",
+            caption="../report/gains.rst",
+            category="{bench}",
+            subcategory="probe",
+            labels={"benchmark": "{bench}", "figure": "transfer gains"},
+        ),
+        budget_curve=report(
+            "figures/{bench}/budget_curve.png",
+            caption="../report/budget_curve.rst",
+            category="{bench}",
+            subcategory="evaluate",
+            labels={"benchmark": "{bench}", "figure": "total test loss vs budget"},
+        ),
+        groups=report(
+            "figures/{bench}/groups.png",
+            caption="../report/groups.rst",
+            category="{bench}",
+            subcategory="group",
+            labels={"benchmark": "{bench}", "figure": "chosen groups"},
+        ),
+        table_csv=report(
+            "figures/{bench}/totals.csv",
+            caption="../report/totals.rst",
+            category="{bench}",
+            subcategory="evaluate",
+            labels={"benchmark": "{bench}", "table": "totals"},
+        ),
+        table_md="figures/{bench}/totals.md",
+        table_tex="figures/{bench}/totals.tex",
+    log:
+        "logs/render_figures/{bench}.log",
+    benchmark:
+        "benchmarks/render_figures/{bench}.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        tasks=lambda wc: tasks_of(wc.bench),
+    script:
+        "../scripts/render_figures.py"

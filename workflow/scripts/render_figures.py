@@ -1,0 +1,11 @@
+from taskgrouping.pipeline import logged, render_figures
+
+with logged(snakemake.log[0]):
+    render_figures(
+        snakemake.input.gains,
+        snakemake.input.totals,
+        snakemake.input.groups,
+        snakemake.params.tasks,
+        dict(snakemake.output.items()),
+        truth_json=snakemake.input.truth,
+    )

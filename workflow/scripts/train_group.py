@@ -1,0 +1,11 @@
+from taskgrouping.pipeline import logged, train_network
+
+with logged(snakemake.log[0]):
+    train_network(
+        snakemake.wildcards.bench,
+        snakemake.params.bench,
+        snakemake.input.data.rsplit("/", 1)[0],
+        snakemake.wildcards.group,
+        snakemake.output.metrics,
+        threads=snakemake.threads,
+    )
