@@ -80,3 +80,10 @@ def test_overrides_merge_into_nested_blocks(tmp_path: Path) -> None:
         0.3,
         5,
     )
+
+
+def test_readme_documents_every_config_key() -> None:
+    readme = (ROOT / "README.md").read_text()
+    schema = load_schema()
+    missing = [key for key, _ in _walk(schema, schema) if f"| `{key}` |" not in readme]
+    assert not missing, f"README config table lacks {missing}"

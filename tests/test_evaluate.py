@@ -39,7 +39,7 @@ def test_totals_and_delta_m_known_answer() -> None:
             "draws": [[["a", "b"], ["c"]], [["a"], ["b", "c"]]],
         },
     ]
-    summary, totals = evaluate_selections("toy", sel, METRICS, TASKS)
+    summary, totals = evaluate_selections("toy", sel, METRICS, TASKS, truth=[["b", "a"], ["c"]])
     ours = totals[totals.method == "ours"].iloc[0]
     assert ours.total_val == pytest.approx(0.5 + 2.5 + 4.0)
     assert ours.total_test == pytest.approx(0.6 + 1.0 + 4.0)
@@ -47,6 +47,7 @@ def test_totals_and_delta_m_known_answer() -> None:
     assert ours.delta_m_pct == pytest.approx(expected)
     assert totals[totals.method == "stl"].delta_m_pct.iloc[0] == 0
     assert sorted(totals[totals.method == "random"].draw) == [0, 1]
+    assert list(totals.is_planted) == [False, True, True, False]
     assert len(summary) == 3 * 4
     assert set(summary.columns) >= {"benchmark", "method", "budget", "task", "group", "val", "test"}
 

@@ -17,6 +17,7 @@ TOTALS_COLUMNS = (
     "total_val",
     "total_test",
     "delta_m_pct",
+    "is_planted",
 )
 
 
@@ -65,13 +66,21 @@ def selection_draws(selection: Mapping[str, Any]) -> list[list[list[str]]]:
     return [list(map(list, d)) for d in selection.get("draws") or [selection["groups"]]]
 
 
+def _as_partition(groups: Sequence[Sequence[str]]) -> frozenset[frozenset[str]]:
+    return frozenset(frozenset(g) for g in groups)
+
+
 def evaluate_selections(
     benchmark: str,
     selections: Sequence[Mapping[str, Any]],
     metrics: Mapping[str, Mapping[str, Any]],
     tasks: Sequence[str],
+    truth: Sequence[Sequence[str]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every selection; return the tidy per-task summary and the per-selection totals.
+
+    With a planted partition ``truth`` (synthetic benchmarks), ``is_planted`` says whether a
+    selection's groups are exactly that partition; it is empty otherwise.
 
     ``delta_m_pct`` is the mean over tasks of ``100 * (stl_j - test_j) / stl_j``: the average
     relative improvement over single-task networks on test (positive = better than STL). The
@@ -82,6 +91,7 @@ def evaluate_selections(
         if t not in metrics:
             raise ValueError(f"the single-task network of {t!r} is needed for delta_m but missing")
         stl[t] = float(metrics[t]["test"][t])
+    planted = None if truth is None else _as_partition(truth)
     summary, totals = [], []
     for sel in selections:
         for draw, groups in enumerate(selection_draws(sel)):
@@ -101,6 +111,7 @@ def evaluate_selections(
                     sum(v for _, _, v, _ in served),
                     sum(t for _, _, _, t in served),
                     delta,
+                    None if planted is None else _as_partition(groups) == planted,
                 )
             )
     return (

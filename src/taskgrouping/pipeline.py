@@ -217,13 +217,18 @@ def evaluate_run(
     metrics_jsons: Sequence[Path | str],
     summary_csv: Path | str,
     totals_csv: Path | str,
+    truth_json: Path | str | None = None,
 ) -> None:
-    """Evaluate stage: score every selection and write the summary and totals tables."""
+    """Evaluate stage: score every selection and write the summary and totals tables.
+
+    ``truth_json`` (a planted partition ``{"groups": [...]}``) adds the ``is_planted`` column.
+    """
     from taskgrouping.evaluate import evaluate_selections
 
     selections = [read_json(p) for p in group_jsons]
+    truth = read_json(truth_json)["groups"] if truth_json else None
     summary, totals = evaluate_selections(
-        benchmark, selections, _load_metrics(metrics_jsons), tasks
+        benchmark, selections, _load_metrics(metrics_jsons), tasks, truth
     )
     atomic_write_csv(summary_csv, summary)
     atomic_write_csv(totals_csv, totals)

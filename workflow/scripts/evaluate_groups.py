@@ -8,4 +8,5 @@ with logged(snakemake.log[0]):
         snakemake.input.metrics,
         snakemake.output.summary,
         snakemake.output.totals,
+        truth_json=snakemake.input.truth,
     )
