@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -87,3 +88,20 @@ def test_readme_documents_every_config_key() -> None:
     schema = load_schema()
     missing = [key for key, _ in _walk(schema, schema) if f"| `{key}` |" not in readme]
     assert not missing, f"README config table lacks {missing}"
+
+
+def test_string_scalars_from_the_command_line_are_read_as_yaml() -> None:
+    # What snakemake --config synthetic='{n_tasks: 8, seed: 5, budgets: [1, 2]}' delivers.
+    cfg = validate_config(
+        {"synthetic": {"n_tasks": "8", "seed": "5", "noise": "0.25", "budgets": ["1", "2"]}}
+    )
+    block = cfg["synthetic"]
+    assert (block["n_tasks"], block["seed"], block["noise"], block["budgets"]) == (
+        8,
+        5,
+        0.25,
+        [1, 2],
+    )
+    assert validate_config({"synthetic": {"budgets": "null"}})["synthetic"]["budgets"] is None
+    with pytest.raises(ConfigError, match=re.escape("synthetic.seed = '1.5': must be of type")):
+        validate_config({"synthetic": {"seed": "1.5"}})

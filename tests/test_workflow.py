@@ -67,6 +67,18 @@ def test_dry_run_lists_every_stage(tmp_path: Path) -> None:
     assert not (tmp_path / "results").exists()
 
 
+def test_nested_command_line_overrides_are_typed(tmp_path: Path) -> None:
+    # Snakemake hands nested --config values over as strings; they must still validate.
+    out = _snakemake(
+        _workdir(tmp_path, TINY),
+        "-n",
+        "--config",
+        "synthetic={n_tasks: 5, seed: 3, budgets: [1, 2]}",
+    ).stdout
+    train_jobs = [ln for ln in out.splitlines() if ln.startswith("train_group")]
+    assert train_jobs and train_jobs[0].split()[-1] == str(2**5 - 1)
+
+
 def test_bad_config_stops_with_one_line_and_no_results(tmp_path: Path) -> None:
     cfg = json.loads(json.dumps(TINY))
     cfg["synthetic"]["budgets"] = [1, 9]

@@ -41,6 +41,42 @@ def _fill_defaults(cfg: dict[str, Any], schema: Mapping[str, Any], root: Mapping
             _fill_defaults(cfg[key], sub, root)
 
 
+_SCALAR_TYPES = {"integer", "number", "boolean", "null"}
+
+
+def _coerce(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
+    """Read strings as YAML scalars where the schema expects a number, boolean or null.
+
+    Snakemake parses nested ``--config`` values (``synthetic='{seed: 5}'``) with YAML's base
+    loader, which keeps every scalar a string; this restores what a config file would give. A
+    string that does not parse to an accepted type is left as it is, for validation to report.
+    """
+    schema = _resolve(schema, root)
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        return {k: _coerce(v, props[k], root) if k in props else v for k, v in value.items()}
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        return [_coerce(v, schema["items"], root) for v in value]
+    types = schema.get("type", [])
+    types = {types} if isinstance(types, str) else set(types)
+    if isinstance(value, str) and types & _SCALAR_TYPES:
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+        if parsed is None and "null" in types:
+            return None
+        if isinstance(parsed, bool):
+            return parsed if "boolean" in types else value
+        if isinstance(parsed, int) and types & {"integer", "number"}:
+            return parsed
+        if isinstance(parsed, float) and "number" in types:
+            return parsed
+        if isinstance(parsed, list) and "array" in types:
+            return _coerce(parsed, schema, root)
+    return value
+
+
 def _describe(err: jsonschema.ValidationError) -> str:
     where = ".".join(str(p) for p in err.absolute_path) or "<top level>"
     rule, expected = err.validator, err.validator_value
@@ -102,7 +138,7 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     first bad key and value and what is accepted.
     """
     schema = load_schema()
-    cfg = copy.deepcopy(dict(raw))
+    cfg = _coerce(copy.deepcopy(dict(raw)), schema, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
