@@ -235,6 +235,7 @@ def evaluate_run(
 
 
 def render_figures(
+    benchmark: str,
     gains_csv: Path | str,
     totals_csv: Path | str,
     group_jsons: Sequence[Path | str],
@@ -249,7 +250,9 @@ def render_figures(
     """
     from taskgrouping import render
 
-    render.plot_gain_heatmap(Path(gains_csv), Path(out["gains"]))
+    render.plot_gain_heatmap(
+        Path(gains_csv), Path(out["gains"]), title=f"Lookahead transfer gains: {benchmark}"
+    )
     render.plot_budget_curve(Path(totals_csv), Path(out["budget_curve"]))
     render.plot_groups(
         [Path(p) for p in group_jsons],

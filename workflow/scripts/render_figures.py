@@ -2,6 +2,7 @@ from taskgrouping.pipeline import logged, render_figures
 
 with logged(snakemake.log[0]):
     render_figures(
+        snakemake.wildcards.bench,
         snakemake.input.gains,
         snakemake.input.totals,
         snakemake.input.groups,
