@@ -12,6 +12,7 @@ Method order used throughout (figure rows, legend, table rows): ``stl``, ``mtl``
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +25,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.ticker import MaxNLocator
+
+from taskgrouping.evaluate import TOTALS_COLUMNS
 
 __all__ = [
     "METHOD_ORDER",
@@ -39,24 +42,9 @@ METHOD_ORDER: tuple[str, ...] = ("stl", "mtl", "random", "exhaustive", "ours")
 #: Methods drawn as horizontal reference lines in the budget curve.
 _REFERENCE_METHODS: tuple[str, ...] = ("stl", "mtl")
 
-_TOTALS_COLUMNS: tuple[str, ...] = (
-    "benchmark",
-    "method",
-    "budget",
-    "draw",
-    "n_groups",
-    "total_val",
-    "total_test",
-    "delta_m_pct",
-)
-_TOTALS_NUMERIC: tuple[str, ...] = (
-    "budget",
-    "draw",
-    "n_groups",
-    "total_val",
-    "total_test",
-    "delta_m_pct",
-)
+#: Columns a totals table must have (``is_planted`` is optional: synthetic benchmarks only).
+_TOTALS_COLUMNS: tuple[str, ...] = tuple(c for c in TOTALS_COLUMNS if c != "is_planted")
+_TOTALS_NUMERIC: tuple[str, ...] = _TOTALS_COLUMNS[2:]
 _TOTALS_KEY: list[str] = ["benchmark", "method", "budget", "draw"]
 _TABLE_KEY: list[str] = ["benchmark", "method", "budget"]
 
@@ -77,6 +65,17 @@ _DPI = 150
 # --------------------------------------------------------------------------------------------
 # shared helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _to_float(frame: pd.DataFrame, columns: Sequence[str], path: Path) -> None:
+    """Convert ``columns`` of ``frame`` to float in place, naming the file and first bad cell."""
+    for col in columns:
+        converted = pd.to_numeric(frame[col], errors="coerce")
+        bad = converted.isna() & frame[col].notna()
+        if bad.any():
+            value = frame.loc[bad, col].iloc[0]
+            raise ValueError(f"{path}: column {col!r} has non-numeric value {value!r}")
+        frame[col] = converted.astype(float)
 
 
 def _method_sort_key(method: str) -> tuple[int, str]:
@@ -140,13 +139,7 @@ def _read_totals(totals_csv: Path) -> pd.DataFrame:
         if df[col].isna().any():
             row = int(df.index[df[col].isna()][0])
             raise ValueError(f"{totals_csv}: column {col!r} is empty in data row {row}")
-    for col in _TOTALS_NUMERIC:
-        converted = pd.to_numeric(df[col], errors="coerce")
-        bad = converted.isna() & df[col].notna()
-        if bad.any():
-            value = df.loc[bad, col].iloc[0]
-            raise ValueError(f"{totals_csv}: column {col!r} has non-numeric value {value!r}")
-        df[col] = converted.astype(float)
+    _to_float(df, _TOTALS_NUMERIC, totals_csv)
     for col in ("budget", "draw"):
         values = df[col]
         bad = values.isna() | (values != values.round())
@@ -183,13 +176,7 @@ def _read_gains(gains_csv: Path) -> pd.DataFrame:
             f"rows only: {sorted(set(rows) - set(cols))}, "
             f"columns only: {sorted(set(cols) - set(rows))}"
         )
-    for col in cols:
-        converted = pd.to_numeric(gains[col], errors="coerce")
-        bad = converted.isna() & gains[col].notna()
-        if bad.any():
-            value = gains.loc[bad, col].iloc[0]
-            raise ValueError(f"{gains_csv}: column {col!r} has non-numeric value {value!r}")
-        gains[col] = converted.astype(float)
+    _to_float(gains, cols, gains_csv)
     # Row i must be the source task of column i, so that the diagonal is task i with itself.
     return gains.loc[cols, cols]
 

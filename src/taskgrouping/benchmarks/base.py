@@ -1,0 +1,107 @@
+"""The benchmark plug-in interface.
+
+A benchmark supplies everything task-specific: its task names, a data stage that writes the data
+to disk, a loader for the train/validation/test splits, a model builder (shared encoder + one head
+per task) and the per-task loss and evaluation metric. Everything else (probing, grouping,
+training, evaluation) is generic and lives outside the plug-in.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+from torch.nn import functional as F
+
+from taskgrouping.models import MultiTaskNet
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One data split held in memory.
+
+    Attributes
+    ----------
+    x
+        Inputs, first dimension = samples.
+    y
+        Targets of every task of the benchmark, shape ``(samples, n_tasks)``; column ``k`` belongs to
+        the benchmark's ``k``-th task.
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __post_init__(self) -> None:
+        if self.x.shape[0] != self.y.shape[0]:
+            raise ValueError(
+                f"inputs have {self.x.shape[0]} samples but targets have {self.y.shape[0]}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def batches(
+        self, batch_size: int, *, generator: torch.Generator | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield minibatches; shuffled with ``generator`` when one is given, in order otherwise."""
+        n = len(self)
+        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            yield self.x[idx], self.y[idx]
+
+
+class Benchmark(ABC):
+    """Base class of every benchmark plug-in.
+
+    Parameters
+    ----------
+    params
+        The benchmark's block of the validated configuration (e.g. ``config["synthetic"]``).
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        self.params = dict(params)
+
+    @property
+    @abstractmethod
+    def tasks(self) -> list[str]:
+        """All task names of the benchmark, in a fixed order."""
+
+    @abstractmethod
+    def prepare(self, data_dir: Path) -> None:
+        """Generate or download the data into ``data_dir`` (the workflow's data stage)."""
+
+    @abstractmethod
+    def load(self, data_dir: Path) -> dict[str, Split]:
+        """Load the ``train``, ``val`` and ``test`` splits written by :meth:`prepare`."""
+
+    @abstractmethod
+    def build_model(self, tasks: Sequence[str]) -> MultiTaskNet:
+        """A freshly initialised network with one head per task in ``tasks``."""
+
+    def task_index(self, task: str) -> int:
+        """Column of ``task`` in the targets; raises naming the task and the known ones."""
+        try:
+            return self.tasks.index(task)
+        except ValueError:
+            raise ValueError(
+                f"unknown task {task!r} for benchmark {self.name!r}; known tasks: {self.tasks}"
+            ) from None
+
+    def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Training loss of one task on a batch (mean squared error unless overridden)."""
+        return F.mse_loss(pred.reshape(target.shape), target)
+
+    def metric_sums(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Sum over the batch of the evaluation metric (lower is better); default squared error."""
+        return ((pred.reshape(target.shape) - target) ** 2).sum()
