@@ -31,8 +31,8 @@ class Split:
     x
         Inputs, first dimension = samples.
     y
-        Targets of every task of the benchmark, shape ``(samples, n_tasks)``; column ``k`` belongs to
-        the benchmark's ``k``-th task.
+        Targets of every task of the benchmark, shape ``(samples, n_tasks)``; column ``k``
+        belongs to the benchmark's ``k``-th task.
     """
 
     x: torch.Tensor
