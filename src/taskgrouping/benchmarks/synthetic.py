@@ -130,8 +130,8 @@ class _LatentFunction:
 
     ``|u| = 1`` and ``||A||_F^2 = 1/2`` make both parts unit-variance
     (``Var z^T A z = 2 ||A||_F^2``) and uncorrelated (odd vs even), so ``f`` has mean 0 and
-    variance 1 whatever ``w``. The quadratic
-    part has no linear component and needs every latent direction.
+    variance 1 whatever ``w``. The quadratic part has no linear component and needs every latent
+    direction.
     """
 
     u: np.ndarray
