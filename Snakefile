@@ -16,6 +16,8 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/group.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/tables.smk"
+include: "workflow/rules/bench.smk"
 
 
 rule all:

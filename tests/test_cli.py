@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from taskgrouping.cli import main
+from tests.test_tables import shared_data
 
 
 def _gains(path: Path) -> None:
@@ -50,3 +51,182 @@ def test_validate_config(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad.write_text("synthetic:\n  seed: 1.5\n")
     assert main(["validate-config", str(bad)]) == 2
     assert "synthetic.seed = 1.5" in capsys.readouterr().err
+
+
+def _select(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    status = main(["select", *argv])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_select_overlap_mode_serves_every_task(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    tasks = ["a", "b", "c"]
+    # b helps both a and c, but a and c hurt each other: two overlapping networks serve best.
+    s = np.array([[0.0, 0.1, -1.0], [0.6, 0.0, 0.6], [-1.0, 0.1, 0.0]])
+    pd.DataFrame(s, index=tasks, columns=tasks).to_csv(tmp_path / "S.csv")
+    out = tmp_path / "g.json"
+    argv = ["--gains", str(tmp_path / "S.csv"), "--budget", "2", "--out", str(out)]
+    status, printed, _ = _select([*argv, "--mode", "overlap"], capsys)
+    assert status == 0
+    assert "group 1: a b" in printed and "group 2: b c" in printed
+    assert "serving: a:1 b:1 c:2" in printed
+    overlap = json.loads(out.read_text())
+    assert overlap["mode"] == "overlap" and overlap["groups"] == [["a", "b"], ["b", "c"]]
+    assert overlap["serving"] == {"a": 0, "b": 0, "c": 1}
+    assert overlap["objective"] == pytest.approx(0.6 + 0.1 + 0.6)
+    assert _select(argv, capsys)[0] == 0
+    partition = json.loads(out.read_text())
+    assert partition["mode"] == "partition"
+    assert partition["objective"] == pytest.approx(0.7)
+
+
+def test_select_respects_max_group_size(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    tasks = ["a", "b", "c", "d"]
+    pd.DataFrame(np.ones((4, 4)), index=tasks, columns=tasks).to_csv(tmp_path / "S.csv")
+    out = tmp_path / "g.json"
+    gains = ["--gains", str(tmp_path / "S.csv"), "--out", str(out)]
+    assert _select([*gains, "--budget", "4"], capsys)[0] == 0
+    assert json.loads(out.read_text())["groups"] == [["a", "b", "c", "d"]]
+    for mode in ("partition", "overlap"):
+        argv = [*gains, "--budget", "4", "--max-group-size", "2", "--mode", mode]
+        assert _select(argv, capsys)[0] == 0
+        groups = json.loads(out.read_text())["groups"]
+        assert max(len(g) for g in groups) == 2
+        assert sorted(t for g in groups for t in g) == tasks
+    status, _, err = _select([*gains, "--budget", "1", "--max-group-size", "2"], capsys)
+    assert status == 2 and "--budget 1" in err and "\n" not in err.strip()
+
+
+def test_select_gains_cost_model_and_max_cost(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _gains(tmp_path / "S.csv")
+    out = tmp_path / "g.json"
+    argv = ["--gains", str(tmp_path / "S.csv"), "--budget", "4", "--out", str(out)]
+    # A network of k tasks costs 1 + k: two pairs cost 6, the grouping a c | b d.
+    assert _select([*argv, "--cost", "1,1", "--max-cost", "6"], capsys)[0] == 0
+    result = json.loads(out.read_text())
+    assert result["groups"] == [["a", "c"], ["b", "d"]] and result["cost"] == 6
+    status, _, err = _select([*argv, "--cost", "1,1", "--max-cost", "4"], capsys)
+    assert status == 2 and "--max-cost 4" in err
+
+
+def test_select_gains_rejects_fractional_budget_and_table_options(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _gains(tmp_path / "S.csv")
+    gains = ["--gains", str(tmp_path / "S.csv")]
+    status, _, err = _select([*gains, "--budget", "2.5"], capsys)
+    assert status == 2 and "--budget 2.5" in err and "whole number" in err
+    status, _, err = _select([*gains, "--budget", "2", "--format", "hoa"], capsys)
+    assert status == 2 and "--format applies to --table only" in err
+
+
+def _hoa_args(*extra: str) -> list[str]:
+    folder = shared_data("hoa")
+    return ["--table", str(folder / "results.txt"), "--format", "hoa", *extra]
+
+
+def test_select_hoa_table_reports_test_total(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "n.json"
+    test_table = str(shared_data("hoa", "results_test.txt"))
+    argv = _hoa_args("--budget", "2.5", "--test-table", test_table, "--out", str(out))
+    status, printed, _ = _select(argv, capsys)
+    assert status == 0
+    assert "network 2: n (cost 0.5)" in printed and "test total 0.44612" in printed
+    result = json.loads(out.read_text())
+    assert result["groups"] == [["s", "d", "n"], ["n"], ["n", "k", "t"]]
+    assert result["costs"] == [1.0, 0.5, 1.0]
+    assert result["serving"] == {"s": 0, "d": 0, "n": 1, "k": 2, "t": 2}
+    assert result["solver_status"] == "optimal" and result["gap"] == pytest.approx(0)
+    assert result["objective"] == pytest.approx(0.45076) == result["val_total"]
+    assert result["test_total"] == pytest.approx(0.44612, abs=5e-7)
+    assert _select([*argv, "--method", "hoa"], capsys)[0] == 0
+    hoa = json.loads(out.read_text())
+    # HOA optimises its estimates; the totals are measured.
+    assert hoa["objective"] == pytest.approx(0.459523, abs=5e-7)
+    assert hoa["val_total"] == pytest.approx(0.45582, abs=5e-7)
+    assert hoa["test_total"] == pytest.approx(0.4505, abs=5e-7)
+
+
+def test_select_csv_table(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "t.csv").write_text("network,cost,a,b\na,1,0.5,\nb,1,,0.5\na+b,1,0.45,0.6\n")
+    out = tmp_path / "n.json"
+    argv = ["--table", str(tmp_path / "t.csv"), "--format", "csv", "--out", str(out)]
+    assert _select([*argv, "--budget", "1"], capsys)[0] == 0
+    assert json.loads(out.read_text())["groups"] == [["a", "b"]]
+    assert _select([*argv, "--budget", "2", "--mode", "partition"], capsys)[0] == 0
+    assert json.loads(out.read_text())["objective"] == pytest.approx(1.0)
+
+
+def test_select_infeasible_table_budget_is_one_line(capsys: pytest.CaptureFixture) -> None:
+    status, _, err = _select(_hoa_args("--budget", "0.4"), capsys)
+    err = err.strip()
+    assert status == 2 and "\n" not in err
+    assert err.startswith("taskgrouping: error: --budget 0.4 (maximum total inference cost)")
+
+
+def test_select_table_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "bad.txt").write_text("0.1\t0.2\n")
+    argv = ["--table", str(tmp_path / "bad.txt"), "--budget", "2"]
+    status, _, err = _select(argv, capsys)
+    assert status == 2 and "--table needs --format" in err
+    status, _, err = _select([*argv, "--format", "hoa"], capsys)
+    assert status == 2 and "bad.txt: 1 lines; accepted: 32" in err
+    status, _, err = _select([*argv[:2], "--budget", "2", "--format", "csv"], capsys)
+    assert status == 2 and "no 'network' column" in err
+    missing = ["--table", str(tmp_path / "none.txt"), "--format", "hoa", "--budget", "2"]
+    status, _, err = _select(missing, capsys)
+    assert status == 2 and "none.txt: no such HOA results file" in err
+    status, _, err = _select(_hoa_args("--budget", "2", "--aggregate", "sum"), capsys)
+    assert status == 2 and "--aggregate applies to --gains only" in err
+
+
+def test_select_constraints_and_paper_objective(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _gains(tmp_path / "S.csv")
+    gains = str(tmp_path / "S.csv")
+    out = tmp_path / "g.json"
+    # a and c gain most together; forcing a apart from c and b alone changes the optimum.
+    assert (
+        main(
+            [
+                "select",
+                "--gains",
+                gains,
+                "--budget",
+                "3",
+                "--apart",
+                "a,c",
+                "--alone",
+                "b",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    groups = json.loads(out.read_text())["groups"]
+    assert ["b"] in groups and not any({"a", "c"} <= set(g) for g in groups)
+    assert (
+        main(["select", "--gains", gains, "--budget", "2", "--together", "a,b", "--out", str(out)])
+        == 0
+    )
+    assert any({"a", "b"} <= set(g) for g in json.loads(out.read_text())["groups"])
+    assert (
+        main(
+            ["select", "--gains", gains, "--budget", "2", "--objective", "paper", "--out", str(out)]
+        )
+        == 0
+    )
+    result = json.loads(out.read_text())
+    assert result["objective_kind"] == "paper"
+    # Paper score of {a,c},{b,d}: (1/2)(0.5 + 0.5) + (1/2)(0.4 + 0.4) = 0.9.
+    assert result["groups"] == [["a", "c"], ["b", "d"]]
+    assert result["objective"] == pytest.approx(0.9)
+    capsys.readouterr()
+    assert main(["select", "--gains", gains, "--budget", "2", "--apart", "a,z"]) == 2
+    assert "unknown task 'z'" in capsys.readouterr().err

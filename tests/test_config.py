@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from taskgrouping.config import ConfigError, budgets_of, load_config, load_schema, validate_config
+from taskgrouping.config import (
+    ConfigError,
+    budgets_of,
+    config_reference_markdown,
+    load_config,
+    load_schema,
+    validate_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,6 +65,11 @@ def test_defaults_fill_an_empty_config_and_match_the_shipped_one() -> None:
             "grouping.aggregate = 'max': must be one of ['mean', 'sum']",
         ),
         ({"grouping": {"time_limit_s": 0}}, "grouping.time_limit_s = 0: must be > 0"),
+        ({"grouping": {"mode": "both"}}, "grouping.mode = 'both': must be one of"),
+        (
+            {"grouping": {"max_group_size": 2}},
+            "budget 1 with grouping.max_group_size = 2 cannot cover the 6 tasks",
+        ),
         (
             {"synthetic": {"train": {"optimizer": "rmsprop"}}},
             "synthetic.train.optimizer = 'rmsprop'",
@@ -85,9 +97,10 @@ def test_overrides_merge_into_nested_blocks(tmp_path: Path) -> None:
 
 def test_readme_documents_every_config_key() -> None:
     readme = (ROOT / "README.md").read_text()
+    table = config_reference_markdown()
     schema = load_schema()
-    missing = [key for key, _ in _walk(schema, schema) if f"| `{key}` |" not in readme]
-    assert not missing, f"README config table lacks {missing}"
+    assert all(f"| `{key}` |" in table for key, _ in _walk(schema, schema))
+    assert table in readme, "README's config table is stale: paste `taskgrouping config-docs`"
 
 
 def test_string_scalars_from_the_command_line_are_read_as_yaml() -> None:

@@ -1,20 +1,72 @@
-"""The ``taskgrouping`` command line: the grouping solver and config checks without Snakemake."""
+"""The ``taskgrouping`` command: exact selection from gains or measured tables, config checks."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from taskgrouping.config import ConfigError, load_config
-from taskgrouping.grouping import AGGREGATES, group_values, solve_partition, subset_masks
+from taskgrouping.baselines import exhaustive_select, hoa_select
+from taskgrouping.config import ConfigError, config_reference_markdown, load_config
+from taskgrouping.grouping import (
+    AGGREGATES,
+    MODES,
+    Budget,
+    InfeasibleGrouping,
+    Selection,
+    gain_candidates,
+    paper_objective_values,
+    select,
+)
 from taskgrouping.io import atomic_write_json
+from taskgrouping.tables import (
+    PerformanceTable,
+    check_same_networks,
+    read_hoa,
+    read_table_csv,
+    score_selection,
+    test_total,
+)
+
+TABLE_FORMATS = {"hoa": read_hoa, "csv": read_table_csv}
+# "ours" on a measured table is the paper's exact selection, which is the measured optimum.
+TABLE_METHODS = {"ours": exhaustive_select, "exhaustive": exhaustive_select, "hoa": hoa_select}
+# Options that apply to one input kind only, by argparse destination and flag.
+GAINS_ONLY = {
+    "aggregate": "--aggregate",
+    "cost": "--cost",
+    "max_cost": "--max-cost",
+    "min_group_size": "--min-group-size",
+    "together": "--together",
+    "apart": "--apart",
+    "alone": "--alone",
+    "objective": "--objective",
+}
+TABLE_ONLY = {"format": "--format", "test_table": "--test-table", "method": "--method"}
 
 
 def _select(args: argparse.Namespace) -> int:
+    if args.table is not None:
+        given, other, wrong = "--table", "--gains", GAINS_ONLY
+    else:
+        given, other, wrong = "--gains", "--table", TABLE_ONLY
+    for dest, flag in wrong.items():
+        if getattr(args, dest) is not None:
+            raise ValueError(f"{flag} applies to {other} only; it cannot be used with {given}")
+    result = _select_table(args) if args.table is not None else _select_gains(args)
+    if args.out:
+        atomic_write_json(args.out, result)
+    return 0
+
+
+def _select_gains(args: argparse.Namespace) -> dict[str, Any]:
+    if not args.gains.is_file():
+        raise FileNotFoundError(f"{args.gains}: no such gain matrix file")
     frame = pd.read_csv(args.gains, index_col=0)
     tasks = [str(t) for t in frame.columns]
     if [str(t) for t in frame.index] != tasks:
@@ -22,24 +74,163 @@ def _select(args: argparse.Namespace) -> int:
             f"{args.gains}: the first column must list the same tasks as the header row, "
             f"got rows {list(frame.index)} and columns {tasks}"
         )
-    masks = subset_masks(len(tasks))
-    weights = group_values(frame.to_numpy(float), masks, args.aggregate)
-    sol = solve_partition(weights, masks, args.budget, time_limit_s=args.time_limit)
-    groups = [[tasks[i] for i in g] for g in sol.groups]
-    result = {
-        "method": "ours",
-        "budget": args.budget,
-        "aggregate": args.aggregate,
-        **sol.to_dict(),
-        "groups": groups,
-        "solver_status": sol.status,
-    }
+    n_tasks = len(tasks)
+    # Networks beyond one per task serve nothing: a larger budget is a mistake to report.
+    if not float(args.budget).is_integer() or not 1 <= args.budget <= n_tasks:
+        raise ValueError(
+            f"--budget {args.budget:g} is not accepted with --gains: a whole number of networks "
+            f"from 1 to the {n_tasks} tasks of {args.gains} (limit the cost with --max-cost)"
+        )
+    if args.max_group_size is not None and not 1 <= args.max_group_size <= n_tasks:
+        raise ValueError(
+            f"--max-group-size {args.max_group_size} is outside 1..{n_tasks}, the tasks of "
+            f"{args.gains}"
+        )
+    mode = args.mode or "partition"
+    aggregate = args.aggregate or "mean"
+    cost = (1.0, 0.0) if args.cost is None else args.cost
+    budget = Budget(
+        max_networks=int(args.budget),
+        max_cost=args.max_cost,
+        min_size=args.min_group_size or 1,
+        together=tuple(_task_pair(p, tasks, "--together") for p in args.together or ()),
+        apart=tuple(_task_pair(p, tasks, "--apart") for p in args.apart or ()),
+        alone=tuple(_task_index(t, tasks, "--alone") for t in args.alone or ()),
+    )
+    cands = gain_candidates(
+        frame.to_numpy(float), aggregate, max_size=args.max_group_size, cost=cost
+    )
+    weights = None
+    objective = args.objective or "values"
+    if objective == "paper":
+        if mode != "partition":
+            raise ValueError("--objective paper scores whole groups: it needs --mode partition")
+        weights = paper_objective_values(frame.to_numpy(float), cands.masks)
+    sel = _solve(
+        lambda: select(
+            cands, budget, mode=mode, time_limit_s=args.time_limit, group_weights=weights
+        ),
+        f"--budget {args.budget:g}"
+        + ("" if args.max_cost is None else f" and --max-cost {args.max_cost:g}"),
+    )
+    groups = [[tasks[i] for i in g] for g in sel.groups]
     for k, g in enumerate(groups, 1):
         print(f"group {k}: {' '.join(g)}")
-    gap = "" if sol.gap is None else f", gap {sol.gap:.3g}"
-    print(f"objective {sol.objective:.6g} ({sol.status}{gap})")
-    if args.out:
-        atomic_write_json(args.out, result)
+    if mode == "overlap":
+        print(
+            "serving: " + " ".join(f"{t}:{k + 1}" for t, k in zip(tasks, sel.serving, strict=True))
+        )
+    _print_objective(sel)
+    return {
+        "method": "ours",
+        "mode": mode,
+        "budget": int(args.budget),
+        "max_cost": args.max_cost,
+        "cost_model": list(cost),
+        "max_group_size": args.max_group_size,
+        "aggregate": aggregate,
+        "objective_kind": objective,
+        **sel.to_dict(),
+        "groups": groups,
+        "serving": {t: k for t, k in zip(tasks, sel.serving, strict=True)},
+        "solver_status": sel.status,
+    }
+
+
+def _task_index(name: str, tasks: list[str], option: str) -> int:
+    if name not in tasks:
+        raise ValueError(f"{option} names unknown task {name!r}; tasks: {tasks}")
+    return tasks.index(name)
+
+
+def _task_pair(text: str, tasks: list[str], option: str) -> tuple[int, int]:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError(f"{option} {text!r} must be two task names separated by a comma")
+    return (_task_index(parts[0], tasks, option), _task_index(parts[1], tasks, option))
+
+
+def _select_table(args: argparse.Namespace) -> dict[str, Any]:
+    if args.format is None:
+        raise ValueError(f"--table needs --format; accepted: {', '.join(TABLE_FORMATS)}")
+    if not (np.isfinite(args.budget) and args.budget > 0):
+        raise ValueError(
+            f"--budget {args.budget:g} is not accepted with --table: a positive maximum total "
+            f"inference cost"
+        )
+    read = TABLE_FORMATS[args.format]
+    table = read(args.table)
+    test_table: PerformanceTable | None = None
+    if args.test_table is not None:
+        test_table = read(args.test_table)
+        check_same_networks(table, test_table)
+    if args.max_group_size is not None and not 1 <= args.max_group_size <= table.n_tasks:
+        raise ValueError(
+            f"--max-group-size {args.max_group_size} is outside 1..{table.n_tasks}, the tasks of "
+            f"{args.table}"
+        )
+    mode = args.mode or "overlap"
+    method = args.method or "ours"
+    budget = Budget(max_cost=args.budget, max_size=args.max_group_size)
+    choose = TABLE_METHODS[method]
+    sel = _solve(
+        lambda: choose(table, budget, mode, time_limit_s=args.time_limit),
+        f"--budget {args.budget:g} (maximum total inference cost)",
+    )
+    # Every method is reported by the measured losses, HOA included (its objective is estimated).
+    score = score_selection(table, sel, mode)
+    for k, row in enumerate(sel.rows, 1):
+        print(f"network {k}: {table.label(row)} (cost {table.costs[row]:g})")
+    print("serving: " + " ".join(f"{t}:{k + 1}" for t, k in score["serving"].items()))
+    _print_objective(sel)
+    print(f"cost {sel.cost:g} of budget {args.budget:g}; validation total {score['total']:.6g}")
+    result: dict[str, Any] = {
+        "method": method,
+        "mode": mode,
+        "table": str(args.table),
+        "format": args.format,
+        "budget": args.budget,
+        "max_group_size": args.max_group_size,
+        **sel.to_dict(),
+        "groups": [table.members(row) for row in sel.rows],
+        "costs": [float(table.costs[row]) for row in sel.rows],
+        "serving": score["serving"],
+        "solver_status": sel.status,
+        "val_total": score["total"],
+    }
+    if test_table is not None:
+        result["test_table"] = str(args.test_table)
+        result["test_total"] = test_total(table, test_table, sel)
+        print(f"test total {result['test_total']:.6g}")
+    return result
+
+
+def _solve(choose: Callable[[], Selection], constraint: str) -> Selection:
+    try:
+        return choose()
+    except InfeasibleGrouping as err:
+        raise InfeasibleGrouping(f"{constraint} is infeasible: {err}") from None
+
+
+def _print_objective(sel: Selection) -> None:
+    gap = "" if sel.gap is None else f", gap {sel.gap:.3g}"
+    print(f"objective {sel.objective:.6g} ({sel.status}{gap})")
+
+
+def _cost_pair(text: str) -> tuple[float, float]:
+    try:
+        per_network, per_task = (float(part) for part in text.split(","))
+    except ValueError:
+        per_network = per_task = np.nan
+    if not (np.isfinite(per_network) and np.isfinite(per_task)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not accepted: two numbers A,B (a network of k tasks costs A + B k)"
+        )
+    return per_network, per_task
+
+
+def _config_docs(args: argparse.Namespace) -> int:
+    print(config_reference_markdown())
     return 0
 
 
@@ -53,27 +244,98 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``taskgrouping`` command."""
     parser = argparse.ArgumentParser(
         prog="taskgrouping",
-        description="Principled task grouping: exact grouping from transfer gains, config checks.",
+        description="Principled task grouping: exact grouping from transfer gains or measured "
+        "performance tables, config checks.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     sel = sub.add_parser(
         "select",
-        help="choose groups from a gain matrix (partition into at most B groups, exact MILP)",
+        help="choose networks exactly (MILP) from a gain matrix or a measured performance table",
+        description="From a gain matrix (--gains): partition the tasks into at most --budget "
+        "groups, or select at most --budget networks (--mode overlap). From a measured table "
+        "(--table): select networks whose total inference cost is at most --budget, each task "
+        "served by its best chosen network on the table (validation) and, with --test-table, "
+        "reported on test. JSON output (--out): groups, objective, solver_status, gap, bound, "
+        "serving (task -> 0-based index into groups) and, with --test-table, test_total.",
     )
-    sel.add_argument(
+    source = sel.add_mutually_exclusive_group(required=True)
+    source.add_argument(
         "--gains",
         type=Path,
-        required=True,
         help="CSV: header row and first column = task names; row i, column j = gain of j from i",
     )
+    source.add_argument(
+        "--table",
+        type=Path,
+        help="measured losses of trained networks (lower is better), format given by --format",
+    )
     sel.add_argument(
-        "--budget", type=int, required=True, help="maximum number of groups (networks)"
+        "--budget",
+        type=float,
+        required=True,
+        help="with --gains: maximum number of networks; with --table: maximum total cost",
+    )
+    sel.add_argument(
+        "--mode",
+        choices=MODES,
+        help="partition: every task in exactly one network (default with --gains); overlap: "
+        "networks may share tasks, each task served by its best one (default with --table)",
+    )
+    sel.add_argument(
+        "--max-group-size", type=int, help="largest network considered, in tasks (default: any)"
     )
     sel.add_argument(
         "--aggregate",
         choices=AGGREGATES,
-        default="mean",
-        help="value of task j in group G: mean (default) or sum of S[i][j] over i in G",
+        help="--gains: value of task j in group G: mean (default) or sum of S[i][j] over i in G",
+    )
+    sel.add_argument(
+        "--cost",
+        type=_cost_pair,
+        help="--gains: A,B: a network of k tasks costs A + B k (default 1,0)",
+    )
+    sel.add_argument("--max-cost", type=float, help="--gains: maximum total network cost")
+    sel.add_argument(
+        "--min-group-size", type=int, help="--gains: smallest network, in tasks (default 1)"
+    )
+    sel.add_argument(
+        "--together",
+        action="append",
+        metavar="A,B",
+        help="--gains: tasks A and B must share a network (repeatable)",
+    )
+    sel.add_argument(
+        "--apart",
+        action="append",
+        metavar="A,B",
+        help="--gains: tasks A and B must not share a network (repeatable)",
+    )
+    sel.add_argument(
+        "--alone",
+        action="append",
+        metavar="TASK",
+        help="--gains: TASK gets its own single-task network (repeatable)",
+    )
+    sel.add_argument(
+        "--objective",
+        choices=("values", "paper"),
+        help="--gains: values = sum over tasks of v_j(G) (default); paper = the paper's "
+        "sum over groups of (1/|G|) sum_{i,k in G} S[i,k] (partition mode only)",
+    )
+    sel.add_argument(
+        "--format",
+        choices=tuple(TABLE_FORMATS),
+        help="--table: hoa (Standley et al.'s tab-separated results.txt) or csv (columns "
+        "network, cost, then one loss column per task)",
+    )
+    sel.add_argument(
+        "--test-table", type=Path, help="--table: the same networks' test losses, to report"
+    )
+    sel.add_argument(
+        "--method",
+        choices=tuple(TABLE_METHODS),
+        help="--table: ours or exhaustive (exact on the measured table, default) or hoa "
+        "(exact on HOA's estimates from the pair networks)",
     )
     sel.add_argument("--time-limit", type=float, default=60.0, help="HiGHS time limit in seconds")
     sel.add_argument("--out", type=Path, help="write the result as JSON here")
@@ -81,6 +343,10 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate-config", help="check a config file against the schema")
     val.add_argument("config", type=Path)
     val.set_defaults(func=_validate)
+    docs = sub.add_parser(
+        "config-docs", help="print the table of every config key (type, default, meaning)"
+    )
+    docs.set_defaults(func=_config_docs)
     return parser
 
 
@@ -90,7 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (ConfigError, ValueError, FileNotFoundError) as err:
-        print(f"taskgrouping: error: {err}", file=sys.stderr)
+        # Parser and solver messages may span lines; the error stays one line.
+        print(f"taskgrouping: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
 

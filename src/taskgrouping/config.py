@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -148,9 +149,15 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
         if bench == "synthetic":
             _check_synthetic(cfg[bench])
         n = n_tasks_of(cfg, bench)
+        cap = cfg["grouping"]["max_group_size"]
         for b in budgets_of(cfg, bench):
             if b > n:
                 raise ConfigError(f"budget {b} exceeds the {n} tasks of benchmark {bench!r}")
+            if cap is not None and b * cap < n:
+                raise ConfigError(
+                    f"budget {b} with grouping.max_group_size = {cap} cannot cover the {n} tasks "
+                    f"of benchmark {bench!r}: {b} networks of at most {cap} tasks"
+                )
         limit = cfg["exhaustive"]["max_tasks"]
         if "exhaustive" in cfg["methods"] and n > limit:
             raise ConfigError(
@@ -159,6 +166,41 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
                 "the limit"
             )
     return cfg
+
+
+def _schema_rows(
+    schema: Mapping[str, Any], root: Mapping[str, Any], prefix: str = ""
+) -> list[tuple[str, Mapping[str, Any]]]:
+    rows = []
+    for key, sub in schema.get("properties", {}).items():
+        sub = _resolve(sub, root)
+        rows.append((f"{prefix}{key}", sub))
+        rows += _schema_rows(sub, root, f"{prefix}{key}.")
+    return rows
+
+
+def _type_text(sub: Mapping[str, Any]) -> str:
+    if "enum" in sub:
+        return " \\| ".join(map(str, sub["enum"]))
+    items = sub.get("items", {})
+    if "enum" in items:
+        return "list of " + " \\| ".join(map(str, items["enum"]))
+    kind = sub.get("type", "")
+    if kind == "array" or (isinstance(kind, list) and "array" in kind):
+        text = f"list of {items.get('type', 'values')}"
+        return text + " or null" if isinstance(kind, list) and "null" in kind else text
+    return " or ".join(kind) if isinstance(kind, list) else str(kind)
+
+
+def config_reference_markdown() -> str:
+    """The README's configuration table: every key, its type, default and description."""
+    schema = load_schema()
+    lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for key, sub in _schema_rows(schema, schema):
+        default = "" if "properties" in sub else "`" + json.dumps(sub.get("default")) + "`"
+        text = " ".join(str(sub.get("description", "")).split())
+        lines.append(f"| `{key}` | {_type_text(sub)} | {default} | {text} |")
+    return "\n".join(lines)
 
 
 def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -139,19 +139,21 @@ def select_groups(
 ) -> None:
     """Group stage: choose the groups of ``method`` at ``budget`` and write them as JSON.
 
-    ``ours`` solves the partition MILP on the gain matrix; ``exhaustive`` solves it on the
-    validation losses of every trained subset network (minimising); ``random`` draws random
-    partitions into exactly ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings.
+    ``ours`` solves the grouping program on the gain matrix; ``exhaustive`` solves it on the
+    validation losses of every trained subset network (minimising); both in
+    ``grouping['mode']`` (partition or overlap) with at most ``budget`` networks of at most
+    ``grouping['max_group_size']`` tasks. ``random`` draws random partitions into exactly
+    ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings.
     """
     import numpy as np
     import pandas as pd
 
     from taskgrouping.grouping import (
-        group_values,
-        loss_weights,
+        Budget,
+        gain_candidates,
+        loss_candidates,
         random_partition,
-        solve_partition,
-        subset_masks,
+        select,
     )
 
     tasks = list(tasks)
@@ -179,8 +181,9 @@ def select_groups(
             frame = pd.read_csv(gains_csv, index_col=0)
             if list(frame.index) != tasks or list(frame.columns) != tasks:
                 raise ValueError(f"gain matrix {gains_csv} does not list the tasks {tasks}")
-            masks = subset_masks(n)
-            weights = group_values(frame.to_numpy(float), masks, grouping["aggregate"])
+            cands = gain_candidates(
+                frame.to_numpy(float), grouping["aggregate"], max_size=grouping["max_group_size"]
+            )
             maximize = True
         else:
             metrics = _load_metrics(metrics_jsons)
@@ -190,18 +193,20 @@ def select_groups(
                 }
                 for m in metrics.values()
             }
-            masks, weights = loss_weights(losses, n)
+            cands = loss_candidates(losses, n)
             maximize = False
-        sol = solve_partition(
-            weights,
-            masks,
-            int(budget),
+        sel = select(
+            cands,
+            Budget(max_networks=int(budget), max_size=grouping["max_group_size"]),
+            mode=grouping["mode"],
             maximize=maximize,
             time_limit_s=float(grouping["time_limit_s"]),
         )
-        out.update(sol.to_dict())
-        out["groups"] = [[tasks[i] for i in g] for g in sol.groups]
-        out["solver_status"] = sol.status
+        out.update(sel.to_dict())
+        out["groups"] = [[tasks[i] for i in g] for g in sel.groups]
+        out["serving"] = {tasks[j]: "+".join(out["groups"][k]) for j, k in enumerate(sel.serving)}
+        out["solver_status"] = sel.status
+        out["mode"] = grouping["mode"]
         if method == "ours":
             out["aggregate"] = grouping["aggregate"]
     else:
@@ -262,4 +267,121 @@ def render_figures(
     )
     render.write_totals_tables(
         Path(totals_csv), Path(out["table_csv"]), Path(out["table_md"]), Path(out["table_tex"])
+    )
+
+
+def bench_grouping(grid: Mapping[str, Any], out_csv: Path | str, out_png: Path | str) -> None:
+    """Solver benchmark: time the exact grouping on seeded random gain matrices, and plot it.
+
+    ``grid`` is the ``bench_grouping`` config block: uncapped sizes x budgets, and capped sizes x
+    caps x budgets from the smallest feasible ``ceil(n / cap)`` to
+    ``ceil(n / cap) + extra_budgets``, each in every mode. An infeasible budget is a row with its
+    reason, not a failure. ``brute_s`` times the brute-force oracle on the same instance where
+    ``n <= brute_force_max_tasks``.
+    """
+    import math
+    import time
+
+    import pandas as pd
+
+    from taskgrouping.grouping import (
+        Budget,
+        InfeasibleGrouping,
+        benchmark_instance,
+        brute_force_select,
+        gain_candidates,
+        random_gain_matrix,
+    )
+
+    specs = [(n, None, b) for n in grid["uncapped_sizes"] for b in grid["uncapped_budgets"]]
+    for n in grid["capped_sizes"]:
+        for cap in grid["caps"]:
+            first = math.ceil(n / cap)
+            specs += [(n, cap, b) for b in range(first, first + grid["extra_budgets"] + 1)]
+    rows = []
+    for k, (n, cap, budget) in enumerate(specs, 1):
+        for mode in grid["modes"]:
+            try:
+                row = benchmark_instance(
+                    n, cap, budget, mode, grid["seed"], time_limit_s=grid["time_limit_s"]
+                )
+                row["reason"] = ""
+            except InfeasibleGrouping as err:
+                row = {
+                    "n_tasks": n,
+                    "cap": cap,
+                    "budget": budget,
+                    "mode": mode,
+                    "status": "infeasible",
+                    "reason": str(err),
+                }
+            row["brute_s"] = None
+            if n <= grid["brute_force_max_tasks"] and row["status"] != "infeasible":
+                gains = random_gain_matrix(n, grid["seed"])
+                start = time.perf_counter()
+                brute_force_select(
+                    gain_candidates(gains, max_size=cap), Budget(max_networks=budget), mode=mode
+                )
+                row["brute_s"] = time.perf_counter() - start
+            rows.append(row)
+            log.info(
+                "[%d/%d] n=%d cap=%s budget=%d %s: %s (build %.2fs, solve %.2fs)",
+                k,
+                len(specs),
+                n,
+                cap,
+                budget,
+                mode,
+                row["status"],
+                row.get("build_s") or 0.0,
+                row.get("solve_s") or 0.0,
+            )
+    atomic_write_csv(out_csv, pd.DataFrame(rows))
+    from taskgrouping import render
+
+    render.plot_bench_grouping(Path(out_csv), Path(out_png))
+
+
+def table_curves(
+    data_dir: Path | str,
+    params: Mapping[str, Any],
+    out_hoa_csv: Path | str,
+    out_mtgnet_csv: Path | str,
+    out_hoa_png: Path | str,
+    out_mtgnet_png: Path | str,
+) -> None:
+    """Budget curves on measured tables: HOA's Taskonomy table and MTG-Net's ETTm1 subset gains.
+
+    ``data_dir`` holds ``hoa/results.txt``, ``hoa/results_test.txt`` and ``mtgnet/`` (see the
+    README's section on local data); ``params`` is the ``tables`` config block.
+    """
+    from taskgrouping.baselines import mtgnet_budget_curve, table_budget_curve
+    from taskgrouping.tables import read_hoa
+
+    data_dir = Path(data_dir)
+    val = read_hoa(data_dir / "hoa" / "results.txt")
+    test = read_hoa(data_dir / "hoa" / "results_test.txt")
+    hoa = table_budget_curve(val, test, params["hoa_budgets"], time_limit_s=params["time_limit_s"])
+    atomic_write_csv(out_hoa_csv, hoa)
+    mtg = mtgnet_budget_curve(
+        data_dir / "mtgnet",
+        params["mtgnet_budgets"],
+        params["random_draws"],
+        params["seed"],
+        time_limit_s=params["time_limit_s"],
+    )
+    atomic_write_csv(out_mtgnet_csv, mtg)
+    from taskgrouping import render
+
+    render.plot_method_curves(
+        Path(out_hoa_csv),
+        Path(out_hoa_png),
+        title="Taskonomy (HOA table): networks chosen on validation, scored on test",
+        ylabel="total test loss (lower is better)",
+    )
+    render.plot_method_curves(
+        Path(out_mtgnet_csv),
+        Path(out_mtgnet_png),
+        title="ETTm1 (MTG-Net measured gains): networks chosen on validation",
+        ylabel="total test gain over single-task (higher is better)",
     )

@@ -648,3 +648,76 @@ def write_totals_tables(
     latex = latex.replace("±", r"\ensuremath{\pm}")
     Path(out_tex).write_text(latex, encoding="utf-8")
     return agg
+
+
+# --------------------------------------------------------------------------------------------
+# budget curves of measured tables, solver benchmark
+# --------------------------------------------------------------------------------------------
+
+
+def plot_method_curves(
+    curve_csv: Path, out_png: Path, *, title: str, ylabel: str, value: str = "test_total"
+) -> None:
+    """``value`` versus budget for every method of a budget-curve table.
+
+    The table has columns ``method``, ``budget``, ``value`` and optionally ``draw``: a method
+    with several draws per budget (random selection) is drawn as its mean with a min-max band.
+    """
+    curve_csv = Path(curve_csv)
+    df = pd.read_csv(curve_csv)
+    missing = [c for c in ("method", "budget", value) if c not in df.columns]
+    if missing:
+        raise ValueError(f"{curve_csv}: missing column(s) {missing}")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    methods = sorted(df["method"].unique(), key=lambda m: (m == "random", m))
+    for method in methods:
+        rows = df[df["method"] == method].groupby("budget")[value]
+        stats = rows.agg(["mean", "min", "max", "count"]).sort_index()
+        draws = int(stats["count"].max())
+        label = f"{method}: mean, min-max band over {draws} draws" if draws > 1 else method
+        (line,) = ax.plot(stats.index, stats["mean"], marker="o", label=label)
+        if draws > 1:
+            ax.fill_between(
+                stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.2
+            )
+    ax.set_xlabel("budget")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_bench_grouping(bench_csv: Path, out_png: Path) -> None:
+    """Build + solve time of the exact grouping versus the number of tasks, per mode and cap.
+
+    Each point is the slowest budget of that (n, cap, mode); infeasible budgets are left out.
+    """
+    bench_csv = Path(bench_csv)
+    df = pd.read_csv(bench_csv)
+    missing = [
+        c for c in ("n_tasks", "cap", "mode", "status", "build_s", "solve_s") if c not in df.columns
+    ]
+    if missing:
+        raise ValueError(f"{bench_csv}: missing column(s) {missing}")
+    df = df[df["status"] != "infeasible"].copy()
+    df["total_s"] = df["build_s"] + df["solve_s"]
+    df["cap"] = df["cap"].map(lambda c: "none" if pd.isna(c) else str(int(c)))
+    worst = df.groupby(["mode", "cap", "n_tasks"])["total_s"].max().reset_index()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for (mode, cap), part in worst.groupby(["mode", "cap"]):
+        ax.plot(part["n_tasks"], part["total_s"], marker="o", label=f"{mode}, cap {cap}")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of tasks n")
+    ax.set_ylabel("build + solve time, slowest budget (s)")
+    ax.set_title(
+        "Exact grouping on random gain matrices\n"
+        "(subset DP up to n = 16 without cost limits, else cvxpy + HiGHS)"
+    )
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=150, bbox_inches="tight")
+    plt.close(fig)

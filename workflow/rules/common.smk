@@ -104,6 +104,16 @@ def chosen_group_keys(bench):
     return sorted(keys, key=lambda k: (k.count("+"), k))
 
 
+def local_data_dir():
+    """Folder of locally provided public data (measured tables): config, env var, or ../shared/data."""
+    configured = config["tables"]["data_dir"] or os.environ.get(
+        "TASKGROUPING_SHARED_DATA"
+    )
+    if configured:
+        return str(Path(configured).resolve())
+    return str((Path(workflow.basedir) / ".." / "shared" / "data").resolve())
+
+
 def figure_files(bench):
     names = [
         "gains.png",

@@ -1,0 +1,11 @@
+from taskgrouping.pipeline import logged, table_curves
+
+with logged(snakemake.log[0]):
+    table_curves(
+        snakemake.params.data_dir,
+        snakemake.params.tables,
+        snakemake.output.hoa,
+        snakemake.output.mtgnet,
+        snakemake.output.hoa_figure,
+        snakemake.output.mtgnet_figure,
+    )
