@@ -1,0 +1,103 @@
+"""Cheaper transfer estimates, to compare with the exact lookahead gains of the probe module.
+
+* **TAG inter-task affinity** (Fifty et al., 2021): a plain SGD step of learning rate ``lr`` on the
+  *shared* parameters only, using task ``i``'s loss, and the relative change of task ``j``'s loss:
+  ``Z[i, j] = 1 - L_j(theta_s - lr * grad_s L_i, theta_j) / L_j(theta_s, theta_j)``.
+  Heads are not updated; the optimizer's state plays no part.
+* **TAG cosine variant**: ``cos(grad_s L_i, grad_s L_j)`` on the shared parameters.
+* **First-order lookahead estimate**: the exact gain ``S[i, j]`` compares task ``j``'s loss after
+  an optimizer step on ``{j}`` with one on ``{i, j}``. For SGD (with or without momentum and
+  weight decay) the two steps differ only by ``-lr * g_i`` on the shared parameters (task ``i``'s
+  head does not enter ``L_j``), so to first order in ``lr``
+  ``S[i, j] ~ lr * <grad_s L_i, grad_s L_j> / L_j``: no extra forward pass. It is not exact for
+  Adam, whose step is not linear in the gradient.
+
+All three use the gradients of every task on the shared encoder at the current parameters, one
+backward pass per task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.func import functional_call
+
+from taskgrouping.benchmarks.base import Benchmark
+from taskgrouping.models import MultiTaskNet
+from taskgrouping.training import task_losses
+
+
+def shared_gradients(
+    model: MultiTaskNet, bench: Benchmark, x: torch.Tensor, y: torch.Tensor, tasks: Sequence[str]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each task's loss and its gradient on the shared encoder, flattened.
+
+    Returns
+    -------
+    losses
+        Shape ``(n,)``.
+    grads
+        Shape ``(n, p)``: row ``k`` is task ``k``'s gradient over the ``p`` encoder parameters.
+    """
+    params = [p for p in model.encoder.parameters() if p.requires_grad]
+    losses = task_losses(model, bench, x, y, tasks)
+    rows = []
+    for k in range(len(tasks)):
+        grads = torch.autograd.grad(losses[k], params, retain_graph=k < len(tasks) - 1)
+        rows.append(torch.cat([g.reshape(-1) for g in grads]))
+    return losses.detach(), torch.stack(rows)
+
+
+def tag_affinity_step(
+    model: MultiTaskNet,
+    bench: Benchmark,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tasks: Sequence[str],
+    lr: float,
+) -> torch.Tensor:
+    """TAG's inter-task affinity ``Z[i, j]`` at one step (row ``i`` source, column ``j`` target)."""
+    tasks = list(tasks)
+    before, grads = shared_gradients(model, bench, x, y, tasks)
+    names = [n for n, p in model.encoder.named_parameters() if p.requires_grad]
+    current = dict(model.encoder.named_parameters())
+    shapes = [current[n].shape for n in names]
+    sizes = [current[n].numel() for n in names]
+    z = torch.zeros(len(tasks), len(tasks), dtype=before.dtype)
+    with torch.no_grad():
+        for i in range(len(tasks)):
+            flat = torch.split(grads[i], sizes)
+            stepped = {
+                n: current[n] - lr * g.reshape(s)
+                for n, g, s in zip(names, flat, shapes, strict=True)
+            }
+            rep = functional_call(model.encoder, stepped, (x,))
+            for j, t in enumerate(tasks):
+                after = bench.loss(model.heads[t](rep), y[:, bench.task_index(t)])
+                z[i, j] = 1 - after / before[j]
+    return z
+
+
+def tag_cosine_step(
+    model: MultiTaskNet, bench: Benchmark, x: torch.Tensor, y: torch.Tensor, tasks: Sequence[str]
+) -> torch.Tensor:
+    """Cosine similarity of the tasks' shared-parameter gradients at one step."""
+    _, grads = shared_gradients(model, bench, x, y, tasks)
+    unit = grads / grads.norm(dim=1, keepdim=True).clamp_min(torch.finfo(grads.dtype).tiny)
+    return unit @ unit.T
+
+
+def first_order_gains_step(
+    model: MultiTaskNet,
+    bench: Benchmark,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tasks: Sequence[str],
+    lr: float,
+) -> torch.Tensor:
+    """First-order estimate of the lookahead gains, ``lr <g_i, g_j> / L_j`` (zero diagonal)."""
+    losses, grads = shared_gradients(model, bench, x, y, tasks)
+    gains = lr * (grads @ grads.T) / losses.unsqueeze(0)
+    gains.fill_diagonal_(0.0)
+    return gains
