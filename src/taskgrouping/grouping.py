@@ -1044,20 +1044,10 @@ def loss_weights(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate groups and weights from measured per-group validation losses.
 
-    Parameters
-    ----------
-    group_task_losses
-        ``{(0, 2): {0: 0.31, 2: 0.52}, ...}``: for every trained group network (key: its tasks),
-        the validation loss of each member task in that network.
-    n_tasks
-        Total number of tasks.
-
-    Returns
-    -------
-    tuple[np.ndarray, np.ndarray]
-        ``masks`` (boolean, one row per measured group, ordered by bitmask) and ``weights`` (the
-        sum of the member losses), for :func:`solve_partition` with ``maximize=False``.
-        :func:`loss_candidates` keeps the per-task losses, which overlap mode needs.
+    Takes the same arguments as :func:`loss_candidates` and returns ``masks`` (boolean, one row
+    per measured group, ordered by bitmask) and ``weights`` (the sum of the member losses), for
+    :func:`solve_partition` with ``maximize=False``. :func:`loss_candidates` keeps the per-task
+    losses, which overlap mode needs.
     """
     cands = loss_candidates(group_task_losses, n_tasks)
     masks = np.array(cands.masks)
