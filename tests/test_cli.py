@@ -230,3 +230,29 @@ def test_select_constraints_and_paper_objective(
     capsys.readouterr()
     assert main(["select", "--gains", gains, "--budget", "2", "--apart", "a,z"]) == 2
     assert "unknown task 'z'" in capsys.readouterr().err
+
+
+def test_probe_command_writes_the_matrix_and_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import yaml
+
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        yaml.safe_dump(
+            {"synthetic": {"n_tasks": 4, "n_train": 64, "n_val": 32, "n_test": 32, "probe": {}}}
+        )
+    )
+    out = tmp_path / "out"
+    args = ["probe", "--config", str(cfg), "--out-dir", str(out)]
+    sampled = [*args, "--set", "synthetic.probe.sample=2", "--set", "synthetic.probe.epochs=2"]
+    assert main(sampled) == 0
+    gains = pd.read_csv(out / "exact.csv", index_col=0)
+    assert list(gains.index) == list(gains.columns) == ["t0", "t1", "t2", "t3"]
+    stats = pd.read_csv(out / "exact_stats.csv")
+    steps = pd.read_csv(out / "records.csv")["step"].nunique()
+    assert (stats["count"] < steps).all() and stats["count"].sum() == 2 * 2 * steps
+    assert "written to" in capsys.readouterr().out
+    assert main([*args, "--set", "synthetic.probe.engine=warp"]) == 2
+    assert "synthetic.probe.engine = 'warp'" in capsys.readouterr().err
+    assert main([*args, "--benchmark", "celeba"]) == 2

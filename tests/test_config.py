@@ -59,7 +59,13 @@ def test_defaults_fill_an_empty_config_and_match_the_shipped_one() -> None:
         ({"synthetic": {"n_features": 3}}, "synthetic.n_features = 3 is too small"),
         ({"synthetic": {"n_tasks": 10}}, "more than exhaustive.max_tasks = 8"),
         ({"synthetic": {"lr": 0.1}}, "unknown config key(s) ['lr'] under synthetic"),
-        ({"methods": ["ours", "tag"]}, "methods.1 = 'tag': must be one of"),
+        ({"methods": ["ours", "hoa"]}, "methods.1 = 'hoa': must be one of"),
+        (
+            {"synthetic": {"probe": {"higher_order": "pairs"}}},
+            "synthetic.probe.higher_order = 'pairs'",
+        ),
+        ({"synthetic": {"probe": {"at_epochs": [11]}}}, "epochs [11] are after the last epoch 10"),
+        ({"probe_shards": 0}, "probe_shards = 0: must be >= 1"),
         (
             {"grouping": {"aggregate": "max"}},
             "grouping.aggregate = 'max': must be one of ['mean', 'sum']",

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.workflow
 
 TINY = {
-    "methods": ["stl", "mtl", "random", "exhaustive", "ours"],
+    "methods": ["stl", "mtl", "random", "exhaustive", "ours", "tag"],
     "random": {"draws": 2},
     "synthetic": {
         "n_tasks": 4,
@@ -25,7 +25,7 @@ TINY = {
         "n_test": 64,
         "budgets": [1, 2],
         "train": {"max_epochs": 3, "restarts": 1, "patience": 1},
-        "probe": {"epochs": 1, "every": 2},
+        "probe": {"epochs": 1, "every": 2, "seeds": [0, 1]},
     },
 }
 
@@ -57,7 +57,9 @@ def test_dry_run_lists_every_stage(tmp_path: Path) -> None:
     out = _snakemake(_workdir(tmp_path, TINY), "-n").stdout
     for rule in (
         "prepare_data",
-        "probe_gains",
+        "probe_base",
+        "probe_points",
+        "aggregate_gains",
         "train_group",
         "select_groups",
         "evaluate_groups",
@@ -92,7 +94,7 @@ def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
     work = _workdir(tmp_path, TINY)
     _snakemake(work, "--cores", "2")
     totals = pd.read_csv(work / "results/synthetic/totals.csv")
-    assert set(totals.method) == {"stl", "mtl", "random", "exhaustive", "ours"}
+    assert set(totals.method) == {"stl", "mtl", "random", "exhaustive", "ours", "tag"}
     assert len(totals[totals.method == "random"]) == 2 * 2
     summary = pd.read_csv(work / "results/synthetic/summary.csv")
     assert set(summary.task) == {"t0", "t1", "t2", "t3"}
@@ -105,7 +107,10 @@ def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
     assert len(list((work / "results/synthetic/train").iterdir())) == 15
     ours = json.loads((work / "results/synthetic/groups/ours/budget2.json").read_text())
     assert ours["solver_status"] == "optimal" and len(ours["groups"]) <= 2
-    for name in ("gains.png", "budget_curve.png", "groups.png", "totals.md", "totals.tex"):
+    tag = json.loads((work / "results/synthetic/groups/tag/budget2.json").read_text())
+    assert tag["gains"].endswith("gains/tag.csv")
+    names = ("gains.png", "gains_over_time.png", "budget_curve.png", "groups.png", "totals.md")
+    for name in (*names, "totals.tex"):
         assert (work / "figures/synthetic" / name).stat().st_size > 0
     # Nothing left to do: a second invocation is a no-op.
     assert "Nothing to be done" in _snakemake(work, "--cores", "1").stderr
@@ -113,6 +118,21 @@ def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
     _snakemake(work, "--report", str(report))
     html = report.read_text(errors="replace")
     assert "budget_curve.png" in html and "gains.png" in html
+
+
+def test_probe_shards_fan_out_to_the_identical_matrix(tmp_path: Path) -> None:
+    """SLURM-free fan-out: 4 probe jobs per probing run give exactly the unsharded matrix."""
+    work = _workdir(tmp_path, TINY)
+    target = "results/synthetic/gains/exact.csv"
+    _snakemake(work, "--cores", "2", target)
+    one = (work / target).read_bytes()
+    proc = _snakemake(work, "--cores", "2", target, "--config", "probe_shards=4")
+    shards = sorted((work / "results/synthetic/probe/seed0/exact").glob("shard*of4.csv"))
+    assert [p.name for p in shards] == [f"shard{s}of4.csv" for s in range(4)]
+    assert (work / target).read_bytes() == one
+    # the base runs were not repeated: their points are reused by the sharded probe jobs
+    jobs = proc.stderr.split("Job stats:")[1].split("Select jobs")[0]
+    assert "probe_points" in jobs and "probe_base" not in jobs
 
 
 @pytest.mark.skipif(shutil.which("snakefmt") is None, reason="snakefmt not installed")

@@ -240,6 +240,61 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _override(text: str) -> dict[str, Any]:
+    """``a.b.c=VALUE`` (VALUE read as YAML) as the nested mapping ``{a: {b: {c: VALUE}}}``."""
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from taskgrouping.benchmarks import get_benchmark
+    from taskgrouping.config import _merge
+    from taskgrouping.io import atomic_write_csv
+    from taskgrouping.pipeline import probe_run_seed
+    from taskgrouping.probe import ProbeOptions, run_probe, step_gain_table, summarise
+
+    overrides: dict[str, Any] = {}
+    for item in args.set or []:
+        _merge(overrides, item)
+    cfg = load_config(args.config, overrides)
+    if args.benchmark not in cfg["benchmarks"]:
+        raise ValueError(
+            f"benchmark {args.benchmark!r} is not in the config's benchmarks {cfg['benchmarks']}"
+        )
+    params = cfg[args.benchmark]
+    bench = get_benchmark(args.benchmark, params)
+    data_dir = args.out_dir / "data"
+    if not (data_dir / "tasks.json").exists():
+        bench.prepare(data_dir)
+    splits = bench.load(data_dir)
+    options = ProbeOptions.from_config(params["probe"])
+    seed = probe_run_seed(params["seed"], args.seed)
+    records, gains = run_probe(bench, splits, params["train"], options, seed)
+    atomic_write_csv(args.out_dir / "records.csv", records)
+    atomic_write_csv(args.out_dir / f"{options.estimator}.csv", gains, index=True)
+    if options.estimator == "exact":
+        table = step_gain_table(records, bench.tasks, options.reference, options.normalise)
+    else:
+        table = records
+    atomic_write_csv(args.out_dir / f"{options.estimator}_stats.csv", summarise(table, bench.tasks))
+    print(gains.round(5).to_string())
+    print(
+        f"written to {args.out_dir}/: records.csv, {options.estimator}.csv, "
+        f"{options.estimator}_stats.csv"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``taskgrouping`` command."""
     parser = argparse.ArgumentParser(
@@ -340,6 +395,25 @@ def build_parser() -> argparse.ArgumentParser:
     sel.add_argument("--time-limit", type=float, default=60.0, help="HiGHS time limit in seconds")
     sel.add_argument("--out", type=Path, help="write the result as JSON here")
     sel.set_defaults(func=_select)
+    probe = sub.add_parser(
+        "probe",
+        help="train the all-task network of a benchmark once and probe its transfer gains",
+        description="Run one probing run in process (no Snakemake) with the probe settings of "
+        "the config's benchmark block; writes records.csv, <estimator>.csv (gain matrix: row "
+        "source i, column target j) and <estimator>_stats.csv (mean, standard error, count).",
+    )
+    probe.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file")
+    probe.add_argument("--benchmark", default="synthetic", help="benchmark block to probe")
+    probe.add_argument(
+        "--set",
+        action="append",
+        type=_override,
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. synthetic.probe.sample=3 (repeatable)",
+    )
+    probe.add_argument("--seed", type=int, default=0, help="probe seed (0 = benchmark seed)")
+    probe.add_argument("--out-dir", type=Path, required=True, help="folder for data and outputs")
+    probe.set_defaults(func=_probe)
     val = sub.add_parser("validate-config", help="check a config file against the schema")
     val.add_argument("config", type=Path)
     val.set_defaults(func=_validate)

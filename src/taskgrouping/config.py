@@ -108,6 +108,30 @@ def _check_synthetic(block: Mapping[str, Any]) -> None:
         )
 
 
+def _check_probe(block: Mapping[str, Any], tasks: list[str], bench: str) -> None:
+    spec = block["higher_order"]
+    if isinstance(spec, str) and spec != "triples":
+        raise ConfigError(
+            f"{bench}.probe.higher_order = {spec!r}: must be 'triples', a list of task groups "
+            "or null"
+        )
+    if isinstance(spec, list):
+        for group in spec:
+            unknown = [t for t in group if t not in tasks]
+            if unknown or len(set(group)) != len(group):
+                raise ConfigError(
+                    f"{bench}.probe.higher_order group {group}: tasks must be distinct tasks of "
+                    f"{bench!r} ({tasks})"
+                )
+    if block["at_epochs"] is not None:
+        late = [e for e in block["at_epochs"] if e > block["epochs"]]
+        if late:
+            raise ConfigError(
+                f"{bench}.probe.at_epochs = {block['at_epochs']}: epochs {late} are after the "
+                f"last epoch {block['epochs']} of the base run"
+            )
+
+
 def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
     """Task names of benchmark ``bench`` under the config, in benchmark order.
 
@@ -158,6 +182,7 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
                     f"budget {b} with grouping.max_group_size = {cap} cannot cover the {n} tasks "
                     f"of benchmark {bench!r}: {b} networks of at most {cap} tasks"
                 )
+        _check_probe(cfg[bench]["probe"], tasks_of(cfg, bench), bench)
         limit = cfg["exhaustive"]["max_tasks"]
         if "exhaustive" in cfg["methods"] and n > limit:
             raise ConfigError(

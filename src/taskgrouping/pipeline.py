@@ -21,7 +21,7 @@ from taskgrouping.io import atomic_write_csv, atomic_write_json, read_json
 
 log = logging.getLogger("taskgrouping")
 
-METHODS = ("stl", "mtl", "random", "exhaustive", "ours")
+METHODS = ("stl", "mtl", "random", "exhaustive", "ours", "tag")
 
 
 @contextlib.contextmanager
@@ -72,26 +72,127 @@ def prepare_data(benchmark: str, params: Mapping[str, Any], out_dir: Path | str)
     log.info("prepared %s data in %s", benchmark, out_dir)
 
 
-def probe_gains(
+def probe_run_seed(bench_seed: int, probe_seed: int) -> int:
+    """Seed of probing run ``probe_seed`` (probe seed 0 uses the benchmark's own seed)."""
+    return (int(bench_seed) + 104_729 * int(probe_seed)) % (2**31 - 1)
+
+
+def probe_base(
     benchmark: str,
     params: Mapping[str, Any],
     data_dir: Path | str,
-    records_csv: Path | str,
-    gains_csv: Path | str,
+    probe_seed: int,
+    points_pt: Path | str,
+    stats_json: Path | str,
     threads: int = 1,
 ) -> None:
-    """Probe stage: train the all-task network and write raw records and the gain matrix."""
+    """Probe stage 1: train the all-task network once and save every probing point."""
     from taskgrouping.benchmarks import get_benchmark
-    from taskgrouping.probe import run_probe
+    from taskgrouping.probe import ProbeOptions, save_points
 
     _torch_setup(threads)
     bench = get_benchmark(benchmark, params)
     splits = bench.load(Path(data_dir))
-    records, gains = run_probe(bench, splits, params["train"], params["probe"], int(params["seed"]))
-    atomic_write_csv(records_csv, records)
-    atomic_write_csv(gains_csv, gains, index=True)
+    options = ProbeOptions.from_config(params["probe"])
+    seed = probe_run_seed(params["seed"], probe_seed)
+    stats = save_points(bench, splits, params["train"], options, seed, points_pt)
+    atomic_write_json(stats_json, {"probe_seed": int(probe_seed), "seed": seed, **stats.to_dict()})
+    log.info("%d probing points of %d steps saved to %s", stats.points, stats.steps, points_pt)
+
+
+def probe_points(
+    benchmark: str,
+    params: Mapping[str, Any],
+    data_dir: Path | str,
+    points_pt: Path | str,
+    out_csv: Path | str,
+    *,
+    estimator: str,
+    shard: int = 0,
+    n_shards: int = 1,
+    threads: int = 1,
+) -> None:
+    """Probe stage 2: probe one shard of the combinations at every saved point.
+
+    Writes raw lookahead records (exact estimator) or step gains (gradient-based estimators).
+    """
+    from taskgrouping.benchmarks import get_benchmark
+    from taskgrouping.probe import ProbeOptions, load_points, probe_saved
+
+    _torch_setup(threads)
+    bench = get_benchmark(benchmark, params)
+    splits = bench.load(Path(data_dir))
+    options = ProbeOptions.from_config({**params["probe"], "estimator": estimator})
+    points = load_points(points_pt, bench.tasks)
+    frame = probe_saved(bench, splits, params["train"], options, points, shard, n_shards)
+    atomic_write_csv(out_csv, frame)
     log.info(
-        "gain matrix from %d probing steps written to %s", records["step"].nunique(), gains_csv
+        "shard %d/%d of %s: %d rows to %s", shard + 1, n_shards, estimator, len(frame), out_csv
+    )
+
+
+def aggregate_gains(
+    tasks: Sequence[str],
+    probe_cfg: Mapping[str, Any],
+    estimator: str,
+    per_seed: Mapping[int, Sequence[Path | str]],
+    out: Mapping[str, Path | str],
+) -> None:
+    """Probe stage 3: pool every seed's shards into the gain matrix and its statistics.
+
+    ``out`` maps ``gains`` (matrix, row = source, column = target), ``stats`` (long table: seed
+    or ``all``, source, target, gain, se, count), ``steps`` (every step's gains, for the figure
+    over training time), ``seeds`` (Spearman agreement of the seeds' matrices) and ``groups``
+    (directly probed groups of 3+ tasks against their pairwise sums).
+    """
+    import pandas as pd
+
+    from taskgrouping.probe import (
+        GROUP_GAIN_COLUMNS,
+        ProbeOptions,
+        gain_matrix,
+        group_summary,
+        seed_agreement,
+        step_gain_table,
+        summarise,
+    )
+
+    tasks = list(tasks)
+    options = ProbeOptions.from_config({**probe_cfg, "estimator": estimator})
+    steps, stats, matrices, groups = [], [], {}, []
+    for seed, files in sorted(per_seed.items()):
+        frame = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
+        if estimator == "exact":
+            table = step_gain_table(frame, tasks, options.reference, options.normalise)
+        else:
+            table = frame
+        seed_stats = summarise(table, tasks)
+        matrices[seed] = gain_matrix(seed_stats, tasks)
+        if estimator == "exact":
+            g = group_summary(frame, matrices[seed], tasks, options)
+            groups.append(g.assign(seed=seed))
+        steps.append(table.assign(seed=seed))
+        stats.append(seed_stats.assign(seed=str(seed)))
+    pooled = pd.concat(steps, ignore_index=True)
+    all_stats = summarise(pooled, tasks)
+    gains = gain_matrix(all_stats, tasks)
+    stats.insert(0, all_stats.assign(seed="all"))
+    atomic_write_csv(out["gains"], gains, index=True)
+    atomic_write_csv(out["stats"], pd.concat(stats, ignore_index=True))
+    atomic_write_csv(out["steps"], pooled)
+    atomic_write_csv(out["seeds"], seed_agreement(matrices))
+    group_frame = (
+        pd.concat(groups, ignore_index=True)
+        if groups
+        else pd.DataFrame(columns=[*GROUP_GAIN_COLUMNS, "seed"])
+    )
+    atomic_write_csv(out["groups"], group_frame)
+    log.info(
+        "%s gains from %d seeds, %d probed steps: %s",
+        estimator,
+        len(per_seed),
+        len(pooled[["seed", "step"]].drop_duplicates()),
+        out["gains"],
     )
 
 
@@ -174,10 +275,10 @@ def select_groups(
         out["draws"] = [[[tasks[i] for i in g] for g in d] for d in draws]
         out["groups"] = out["draws"][0]
         out["solver_status"] = "not solved (random draws)"
-    elif method in ("ours", "exhaustive"):
-        if method == "ours":
+    elif method in ("ours", "tag", "exhaustive"):
+        if method in ("ours", "tag"):
             if gains_csv is None:
-                raise ValueError("method 'ours' needs a gain matrix (gains_csv)")
+                raise ValueError(f"method {method!r} needs a gain matrix (gains_csv)")
             frame = pd.read_csv(gains_csv, index_col=0)
             if list(frame.index) != tasks or list(frame.columns) != tasks:
                 raise ValueError(f"gain matrix {gains_csv} does not list the tasks {tasks}")
@@ -207,8 +308,9 @@ def select_groups(
         out["serving"] = {tasks[j]: "+".join(out["groups"][k]) for j, k in enumerate(sel.serving)}
         out["solver_status"] = sel.status
         out["mode"] = grouping["mode"]
-        if method == "ours":
+        if method in ("ours", "tag"):
             out["aggregate"] = grouping["aggregate"]
+            out["gains"] = str(gains_csv)
     else:
         raise ValueError(f"unknown method {method!r}; accepted: {list(METHODS)}")
     atomic_write_json(out_json, out)
@@ -247,17 +349,30 @@ def render_figures(
     tasks: Sequence[str],
     out: Mapping[str, Path | str],
     truth_json: Path | str | None = None,
+    steps_csv: Path | str | None = None,
+    seeds_csv: Path | str | None = None,
 ) -> None:
-    """Render stage: gain heatmap, budget curve, chosen groups, and the totals tables.
+    """Render stage: gain heatmap and its history, budget curve, chosen groups, totals tables.
 
-    ``out`` maps ``gains``, ``budget_curve``, ``groups``, ``table_csv``, ``table_md`` and
-    ``table_tex`` to output paths.
+    ``out`` maps ``gains``, ``gains_over_time`` (with ``steps_csv`` and ``seeds_csv``),
+    ``budget_curve``, ``groups``, ``table_csv``, ``table_md`` and ``table_tex`` to output paths.
     """
     from taskgrouping import render
 
+    estimator = Path(gains_csv).stem
     render.plot_gain_heatmap(
-        Path(gains_csv), Path(out["gains"]), title=f"Lookahead transfer gains: {benchmark}"
+        Path(gains_csv),
+        Path(out["gains"]),
+        title=f"Transfer gains ({estimator} estimator): {benchmark}",
     )
+    if steps_csv is not None and seeds_csv is not None:
+        render.plot_gains_over_time(
+            Path(steps_csv),
+            Path(seeds_csv),
+            list(tasks),
+            Path(out["gains_over_time"]),
+            title=f"Transfer gains ({estimator}) over training: {benchmark}",
+        )
     render.plot_budget_curve(Path(totals_csv), Path(out["budget_curve"]))
     render.plot_groups(
         [Path(p) for p in group_jsons],

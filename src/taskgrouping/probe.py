@@ -1,24 +1,41 @@
-"""Lookahead transfer gains, as defined by Wang, Pan and Yu (2024).
+r"""Transfer-gain probing while one network trains on all tasks (Wang, Pan and Yu, 2024).
 
-At a probing step with batch ``b``, parameters ``theta`` (shared encoder + one head per task) and
-the optimizer's state, for every combination ``c`` among the singletons ``{j}`` and the pairs
-``{i, j}``:
+**Lookahead gains.** At a probing step with training batch ``b``, for every probed combination
+``c`` of tasks, one real optimizer step is taken on ``sum_{t in c} L_t(b)`` from a copy of the
+model and optimizer state, every task's loss is measured after it, and the copy is discarded
+(:mod:`taskgrouping.lookahead` gives the exact semantics and the two engines). With ``L_j^0`` the
+loss of task ``j`` before the step and ``L_j^c`` after the step on ``c``, the gain of task ``i`` on
+task ``j`` at that step is
 
-1. copy the model and the optimizer state (a deep copy: momentum buffers, Adam moments and step
-   counters of the copy are new tensors, so the real training state is never touched);
-2. put the gradient of ``sum_{t in c} L_t(b)`` into the shared encoder and the heads of the tasks in
-   ``c``; the other heads get no gradient (``None``), so the optimizer leaves them exactly as they
-   are (no momentum or weight-decay update on heads outside ``c``);
-3. take ONE real optimizer step with the copied state (same optimizer, hyper-parameters and state
-   as training);
-4. measure every task's loss on the same batch ``b`` after the step, then discard the copy.
+.. math:: S_t[i, j] = \frac{L_j^{r(j)} - L_j^{\{i, j\}}}{N_j}
 
-The gain of task ``i`` on task ``j`` at that step is
+with the **reference step** ``r(j)``: ``{j}`` (``reference="single"``, default) or the doubled
+step ``(j, j)`` with gradient ``2 g_j`` (``reference="doubled"``), and the **normalisation**
+``N_j = L_j^0`` (``normalise="relative"``, default) or ``N_j = 1`` (``"absolute"``). A positive
+gain means adding task ``i`` to ``j``'s update lowers ``j``'s loss more than the reference step.
+Losses are measured on the step's batch (``measure="same"``, default) or on a held-out batch
+drawn from the validation split at each probing step (``measure="heldout"``).
 
-    S_step[i, j] = (L_j(after {j}) - L_j(after {i, j})) / L_j(before),
+**Directly probed groups.** For a group ``G`` of three or more tasks (``higher_order``), the gain
+of ``G`` on its member ``j`` is ``(L_j^{r(j)} - L_j^G) / N_j``, to be compared with the pairwise
+approximation ``sum_{i in G \ {j}} S[i, j]``.
 
-positive when adding task ``i`` to ``j``'s update lowers ``j``'s loss more than ``j``'s own step.
-The gain matrix is the mean of ``S_step`` over probing steps; its diagonal is 0.
+**Aggregation.** The gain matrix is the mean of ``S_t`` over probing steps. With sampling, each
+probing step probes every reference step and ``sample`` of the ``n(n-1)/2`` pairs, drawn
+uniformly without replacement and independently of the losses; entry ``(i, j)`` is the mean over
+the steps where its pair was drawn. Given how many steps drew a pair, which steps they are is a
+uniformly random subset of the probing steps, so the estimate is unbiased for the full-collection
+mean (for every entry drawn at least once). Per-entry standard errors (``std / sqrt(count)``) and
+counts are reported.
+
+**Cost controls.** Lazy collection probes every ``every``-th step and only in ``at_epochs``;
+sampling as above; the ``first_order`` estimator replaces the lookahead by gradient inner
+products (see :mod:`taskgrouping.affinity`), as does TAG's affinity.
+
+**Fan-out.** :func:`base_run` trains once and hands each probing point (step, batch indices,
+held-out indices, sampled pairs, RNG state, weights and optimizer state) to a callback; the
+points can be saved (:func:`save_points`) and probed later by shards of combinations
+(:func:`probe_saved`), whose records concatenate to exactly the records of one unsharded run.
 """
 
 from __future__ import annotations
@@ -26,168 +43,729 @@ from __future__ import annotations
 import copy
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
 
+from taskgrouping.affinity import first_order_gains_step, tag_affinity_step, tag_cosine_step
 from taskgrouping.benchmarks.base import Benchmark, Split
+from taskgrouping.lookahead import (
+    BATCHNORM_MODES,
+    ENGINES,
+    Measure,
+    lookahead_losses,
+    preserved_buffers,
+)
 from taskgrouping.models import MultiTaskNet
-from taskgrouping.training import check_finite, group_key, make_optimizer, task_losses
+from taskgrouping.training import check_finite, make_optimizer, task_losses
 
 log = logging.getLogger(__name__)
 
 RECORD_COLUMNS = ("step", "epoch", "combo", "task", "loss_before", "loss_after")
+STEP_GAIN_COLUMNS = ("step", "epoch", "source", "target", "gain")
+STATS_COLUMNS = ("source", "target", "gain", "se", "count")
+GROUP_GAIN_COLUMNS = ("group", "target", "gain", "se", "count", "pairwise_sum")
+ESTIMATORS = ("exact", "first_order", "tag", "tag_cosine")
+REFERENCES = ("single", "doubled")
+NORMALISATIONS = ("relative", "absolute")
+MEASURES = ("same", "heldout")
+
+Combo = tuple[int, ...]
 
 
-def singles_and_pairs(n_tasks: int) -> list[tuple[int, ...]]:
-    """The probed combinations: every singleton ``(j,)``, then every pair ``(i, j)``, ``i < j``."""
+@dataclass(frozen=True)
+class ProbeOptions:
+    """How gains are defined and collected (the ``probe`` config block; see module docstring)."""
+
+    epochs: int = 10
+    every: int = 1
+    at_epochs: tuple[int, ...] | None = None
+    sample: int | None = None
+    estimator: str = "exact"
+    engine: str = "fast"
+    reference: str = "single"
+    normalise: str = "relative"
+    measure: str = "same"
+    batchnorm: str = "batch"
+    higher_order: tuple[tuple[str, ...], ...] | str | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Mapping[str, Any]) -> ProbeOptions:
+        """Options from a validated ``probe`` config block (unknown keys are ignored)."""
+        names = cls.__dataclass_fields__
+        kwargs = {k: v for k, v in cfg.items() if k in names}
+        if kwargs.get("at_epochs") is not None:
+            kwargs["at_epochs"] = tuple(int(e) for e in kwargs["at_epochs"])
+        ho = kwargs.get("higher_order")
+        if ho is not None and not isinstance(ho, str):
+            kwargs["higher_order"] = tuple(tuple(g) for g in ho)
+        return cls(**kwargs)
+
+    def __post_init__(self) -> None:
+        for name, value, accepted in (
+            ("estimator", self.estimator, ESTIMATORS),
+            ("engine", self.engine, ENGINES),
+            ("reference", self.reference, REFERENCES),
+            ("normalise", self.normalise, NORMALISATIONS),
+            ("measure", self.measure, MEASURES),
+            ("batchnorm", self.batchnorm, BATCHNORM_MODES),
+        ):
+            if value not in accepted:
+                raise ValueError(f"probe {name} {value!r} is not one of {list(accepted)}")
+        if self.every < 1 or self.epochs < 1:
+            raise ValueError(
+                f"probe every and epochs must be >= 1, got {self.every}, {self.epochs}"
+            )
+        if self.sample is not None and self.sample < 1:
+            raise ValueError(f"probe sample must be >= 1 pairs per step or null, got {self.sample}")
+        if isinstance(self.higher_order, str) and self.higher_order != "triples":
+            raise ValueError(
+                f"probe higher_order {self.higher_order!r} must be 'triples' or a list of groups"
+            )
+
+    def probes_epoch(self, epoch: int) -> bool:
+        return self.at_epochs is None or epoch in self.at_epochs
+
+
+# ----------------------------------------------------------------------------------------------
+# combinations
+
+
+def pairs_of(n_tasks: int) -> list[Combo]:
+    """Every unordered pair ``(i, j)``, ``i < j``."""
+    return list(itertools.combinations(range(n_tasks), 2))
+
+
+def singles_and_pairs(n_tasks: int) -> list[Combo]:
+    """Every singleton ``(j,)``, then every pair ``(i, j)``, ``i < j``."""
     if n_tasks < 2:
         raise ValueError(f"probing needs at least 2 tasks, got {n_tasks}")
-    return [(j,) for j in range(n_tasks)] + list(itertools.combinations(range(n_tasks), 2))
+    return [(j,) for j in range(n_tasks)] + pairs_of(n_tasks)
 
 
-def clone_optimizer(
-    optimizer: torch.optim.Optimizer, model_copy: torch.nn.Module
-) -> torch.optim.Optimizer:
-    """An optimizer of the same class for ``model_copy`` holding a deep copy of the state.
-
-    ``load_state_dict`` alone copies shallowly (the new optimizer's buffers would BE the original's
-    tensors), so the state dict is deep-copied first.
-    """
-    clone = type(optimizer)(model_copy.parameters(), **optimizer.defaults)
-    clone.load_state_dict(copy.deepcopy(optimizer.state_dict()))
-    return clone
+def reference_combo(j: int, reference: str) -> Combo:
+    """The reference step of task ``j``: ``(j,)`` or the doubled ``(j, j)``."""
+    return (j,) if reference == "single" else (j, j)
 
 
-def lookahead_losses(
-    model: MultiTaskNet,
-    optimizer: torch.optim.Optimizer,
-    bench: Benchmark,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    tasks: Sequence[str],
-    combos: Sequence[tuple[int, ...]],
-) -> tuple[np.ndarray, np.ndarray]:
-    """Every task's loss before the step and after one lookahead step on each combination.
-
-    Sequential reference implementation: one model copy per combination.
-
-    Returns
-    -------
-    before
-        Shape ``(n,)``: losses of ``tasks`` on the batch at the current parameters.
-    after
-        Shape ``(len(combos), n)``: losses of every task after the step on each combination.
-    """
+def higher_order_groups(
+    spec: tuple[tuple[str, ...], ...] | str | None, tasks: Sequence[str]
+) -> list[Combo]:
+    """Directly probed groups of three or more tasks, as sorted index tuples."""
     tasks = list(tasks)
-    with torch.no_grad():
-        before = task_losses(model, bench, x, y, tasks).double().numpy()
-    after = np.empty((len(combos), len(tasks)))
-    for k, combo in enumerate(combos):
-        probe_model = copy.deepcopy(model)
-        probe_opt = clone_optimizer(optimizer, probe_model)
-        probe_opt.zero_grad(set_to_none=True)
-        members = [tasks[i] for i in combo]
-        task_losses(probe_model, bench, x, y, members).sum().backward()
-        probe_opt.step()
-        with torch.no_grad():
-            after[k] = task_losses(probe_model, bench, x, y, tasks).double().numpy()
-    return before, after
+    if spec is None:
+        return []
+    if spec == "triples":
+        return list(itertools.combinations(range(len(tasks)), 3))
+    groups = []
+    for group in spec:
+        unknown = [t for t in group if t not in tasks]
+        if unknown:
+            raise ValueError(f"higher_order group {list(group)} names unknown tasks {unknown}")
+        if len(set(group)) != len(group) or len(group) < 3:
+            raise ValueError(
+                f"higher_order group {list(group)} must list at least 3 distinct tasks"
+            )
+        groups.append(tuple(sorted(tasks.index(t) for t in group)))
+    return groups
+
+
+def all_combos(n_tasks: int, options: ProbeOptions, tasks: Sequence[str]) -> list[Combo]:
+    """Every combination the exact estimator may probe, in a fixed canonical order.
+
+    Reference steps, then all pairs, then higher-order groups. Shards take combinations by their
+    position in this list, so the assignment does not depend on which pairs a step sampled.
+    """
+    refs = [reference_combo(j, options.reference) for j in range(n_tasks)]
+    return refs + pairs_of(n_tasks) + higher_order_groups(options.higher_order, tasks)
+
+
+def combo_key(combo: Sequence[int], tasks: Sequence[str]) -> str:
+    """Name of a combination: its tasks joined by ``+`` (``t0+t0`` for a doubled step)."""
+    return "+".join(tasks[i] for i in sorted(combo))
+
+
+def parse_combo(key: str, tasks: Sequence[str]) -> Combo:
+    """Inverse of :func:`combo_key`; raises naming an unknown task."""
+    tasks = list(tasks)
+    out = []
+    for name in key.split("+"):
+        if name not in tasks:
+            raise ValueError(f"combination {key!r} names unknown task {name!r}")
+        out.append(tasks.index(name))
+    return tuple(sorted(out))
+
+
+def point_combos(
+    pairs: Sequence[Combo], n_tasks: int, options: ProbeOptions, tasks: Sequence[str]
+) -> list[Combo]:
+    """Combinations probed at one step: reference steps, the step's pairs, higher-order groups."""
+    refs = [reference_combo(j, options.reference) for j in range(n_tasks)]
+    return refs + [tuple(p) for p in pairs] + higher_order_groups(options.higher_order, tasks)
+
+
+def shard_combos(
+    combos: Sequence[Combo], canonical: Sequence[Combo], shard: int, n_shards: int
+) -> list[Combo]:
+    """The part of ``combos`` that shard ``shard`` of ``n_shards`` probes (round robin)."""
+    if not 0 <= shard < n_shards:
+        raise ValueError(f"shard {shard} is not in 0..{n_shards - 1}")
+    position = {c: k for k, c in enumerate(canonical)}
+    return [c for c in combos if position[c] % n_shards == shard]
+
+
+def sample_pairs(n_tasks: int, sample: int | None, generator: torch.Generator) -> list[Combo]:
+    """``sample`` pairs drawn uniformly without replacement (all pairs when ``None``)."""
+    pairs = pairs_of(n_tasks)
+    if sample is None or sample >= len(pairs):
+        return pairs
+    idx = torch.randperm(len(pairs), generator=generator)[:sample].sort().values
+    return [pairs[int(k)] for k in idx]
+
+
+# ----------------------------------------------------------------------------------------------
+# gains from losses
 
 
 def step_gains(
-    before: np.ndarray, after: np.ndarray, combos: Sequence[tuple[int, ...]]
+    before: np.ndarray,
+    after: np.ndarray,
+    combos: Sequence[Combo],
+    reference: str = "single",
+    normalise: str = "relative",
 ) -> np.ndarray:
-    """The gain matrix of one probing step from :func:`lookahead_losses` output."""
+    """The gain matrix of one probing step (NaN where the step did not probe the pair)."""
     n = before.shape[0]
-    row = {c: k for k, c in enumerate(combos)}
-    gains = np.zeros((n, n))
+    row = {tuple(c): k for k, c in enumerate(combos)}
+    gains = np.full((n, n), np.nan)
+    np.fill_diagonal(gains, 0.0)
     for i, j in itertools.permutations(range(n), 2):
-        pair = row[(min(i, j), max(i, j))]
-        gains[i, j] = (after[row[(j,)], j] - after[pair, j]) / before[j]
+        pair = row.get((min(i, j), max(i, j)))
+        if pair is None:
+            continue
+        ref = row[reference_combo(j, reference)]
+        scale = before[j] if normalise == "relative" else 1.0
+        gains[i, j] = (after[ref, j] - after[pair, j]) / scale
     return gains
 
 
-def gains_from_records(records: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
-    """Aggregate per-step probe records into the gain matrix (mean over probing steps).
+def records_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=list(RECORD_COLUMNS))
 
-    ``records`` has the columns of :data:`RECORD_COLUMNS`; ``combo`` is a group key such as
-    ``"t0+t3"``. Row ``i``, column ``j`` of the result is the gain of task ``j`` from task ``i``.
-    """
+
+def _step_tables(
+    records: pd.DataFrame, tasks: Sequence[str]
+) -> list[tuple[int, int, np.ndarray, dict[Combo, np.ndarray]]]:
+    """Per step: (step, epoch, losses before, {combo: losses after}) from raw records."""
     missing = [c for c in RECORD_COLUMNS if c not in records.columns]
     if missing:
         raise ValueError(f"probe records lack the columns {missing}")
     tasks = list(tasks)
-    combos = singles_and_pairs(len(tasks))
-    keys = [group_key([tasks[i] for i in c], tasks) for c in combos]
-    per_step = []
+    out = []
     for step, frame in records.groupby("step", sort=True):
-        before = frame.groupby("task")["loss_before"].first().reindex(tasks).to_numpy()
-        after = (
-            frame.pivot(index="combo", columns="task", values="loss_after")
-            .reindex(index=keys, columns=tasks)
-            .to_numpy()
+        before_s = frame.groupby("task")["loss_before"].agg(["min", "max"]).reindex(tasks)
+        if before_s.isna().any().any():
+            raise ValueError(f"probe records of step {step} lack the loss before of some task")
+        if not np.array_equal(before_s["min"].to_numpy(), before_s["max"].to_numpy()):
+            raise ValueError(f"probe records of step {step} disagree on the losses before the step")
+        after_tab = frame.pivot(index="combo", columns="task", values="loss_after").reindex(
+            columns=tasks
         )
-        if np.isnan(after).any() or np.isnan(before).any():
-            raise ValueError(
-                f"probe records of step {step} do not cover every combination and task"
-            )
-        per_step.append(step_gains(before, after, combos))
-    if not per_step:
+        if after_tab.isna().any().any():
+            raise ValueError(f"probe records of step {step} do not cover every task")
+        after = {parse_combo(k, tasks): after_tab.loc[k].to_numpy() for k in after_tab.index}
+        out.append((int(step), int(frame["epoch"].iloc[0]), before_s["min"].to_numpy(), after))
+    if not out:
         raise ValueError("no probe records to aggregate")
-    return pd.DataFrame(np.mean(per_step, axis=0), index=tasks, columns=tasks)
+    return out
 
 
-def run_probe(
+def step_gain_table(
+    records: pd.DataFrame,
+    tasks: Sequence[str],
+    reference: str = "single",
+    normalise: str = "relative",
+) -> pd.DataFrame:
+    """Long table of every probed step's pair gains (columns :data:`STEP_GAIN_COLUMNS`)."""
+    tasks = list(tasks)
+    rows = []
+    for step, epoch, before, after in _step_tables(records, tasks):
+        combos = list(after)
+        for j in range(len(tasks)):
+            if reference_combo(j, reference) not in after:
+                raise ValueError(
+                    f"probe records of step {step} lack the reference step "
+                    f"{combo_key(reference_combo(j, reference), tasks)!r} (reference={reference!r})"
+                )
+        matrix = np.stack([after[c] for c in combos])
+        s = step_gains(before, matrix, combos, reference, normalise)
+        for i, j in itertools.permutations(range(len(tasks)), 2):
+            if not np.isnan(s[i, j]):
+                rows.append((step, epoch, tasks[i], tasks[j], float(s[i, j])))
+    return pd.DataFrame(rows, columns=list(STEP_GAIN_COLUMNS))
+
+
+def group_gain_table(
+    records: pd.DataFrame,
+    tasks: Sequence[str],
+    reference: str = "single",
+    normalise: str = "relative",
+) -> pd.DataFrame:
+    """Per step, the gain of every directly probed group (3+ tasks) on each member."""
+    tasks = list(tasks)
+    rows = []
+    for step, epoch, before, after in _step_tables(records, tasks):
+        for combo, losses in after.items():
+            if len(set(combo)) < 3:
+                continue
+            for j in sorted(set(combo)):
+                ref = after[reference_combo(j, reference)][j]
+                scale = before[j] if normalise == "relative" else 1.0
+                rows.append(
+                    (step, epoch, combo_key(combo, tasks), tasks[j], (ref - losses[j]) / scale)
+                )
+    return pd.DataFrame(rows, columns=["step", "epoch", "group", "target", "gain"])
+
+
+def summarise(step_table: pd.DataFrame, tasks: Sequence[str]) -> pd.DataFrame:
+    """Mean, standard error and count of every ordered pair's gain over the steps that probed it.
+
+    Returns a long table with the columns of :data:`STATS_COLUMNS` (``se`` is NaN below 2
+    samples). Raises naming the pairs no step probed.
+    """
+    tasks = list(tasks)
+    grouped = step_table.groupby(["source", "target"])["gain"]
+    stats = grouped.agg(gain="mean", sd=lambda g: g.std(ddof=1), count="size").reset_index()
+    stats["se"] = stats["sd"] / np.sqrt(stats["count"])
+    index = pd.MultiIndex.from_tuples(
+        [(a, b) for a, b in itertools.permutations(tasks, 2)], names=["source", "target"]
+    )
+    stats = stats.set_index(["source", "target"]).reindex(index)
+    missing = stats[stats["count"].isna()].index.tolist()
+    if missing:
+        shown = ", ".join(f"{a}->{b}" for a, b in missing[:6])
+        raise ValueError(
+            f"{len(missing)} task pairs were never probed "
+            f"({shown}{', ...' if len(missing) > 6 else ''}); "
+            "probe more steps or sample more pairs per step"
+        )
+    stats["count"] = stats["count"].astype(int)
+    return stats.reset_index()[list(STATS_COLUMNS)]
+
+
+def gain_matrix(stats: pd.DataFrame, tasks: Sequence[str], column: str = "gain") -> pd.DataFrame:
+    """Square matrix (row source, column target, zero diagonal) of one column of a stats table."""
+    tasks = list(tasks)
+    m = stats.pivot(index="source", columns="target", values=column).reindex(
+        index=tasks, columns=tasks
+    )
+    for t in tasks:
+        m.loc[t, t] = 0.0
+    return m.astype(float)
+
+
+def gains_from_records(
+    records: pd.DataFrame,
+    tasks: Sequence[str],
+    reference: str = "single",
+    normalise: str = "relative",
+) -> pd.DataFrame:
+    """The gain matrix (mean over probing steps) from raw probe records."""
+    table = step_gain_table(records, tasks, reference, normalise)
+    return gain_matrix(summarise(table, tasks), tasks)
+
+
+def group_summary(
+    records: pd.DataFrame, gains: pd.DataFrame, tasks: Sequence[str], options: ProbeOptions
+) -> pd.DataFrame:
+    """Directly probed group gains and their pairwise approximation (``GROUP_GAIN_COLUMNS``)."""
+    table = group_gain_table(records, tasks, options.reference, options.normalise)
+    if table.empty:
+        return pd.DataFrame(columns=list(GROUP_GAIN_COLUMNS))
+    out = table.groupby(["group", "target"], sort=False)["gain"].agg(
+        gain="mean", sd=lambda g: g.std(ddof=1), count="size"
+    )
+    out = out.reset_index()
+    out["se"] = out["sd"] / np.sqrt(out["count"])
+    out["pairwise_sum"] = [
+        sum(gains.loc[s, t] for s in g.split("+") if s != t)
+        for g, t in zip(out["group"], out["target"], strict=True)
+    ]
+    return out[list(GROUP_GAIN_COLUMNS)]
+
+
+# ----------------------------------------------------------------------------------------------
+# the base run and its probing points
+
+
+@dataclass
+class ProbePoint:
+    """Everything probing needs at one training step (saved for sharded probing)."""
+
+    step: int
+    epoch: int
+    batch: torch.Tensor
+    heldout: torch.Tensor | None
+    pairs: list[Combo]
+    rng_state: torch.Tensor
+    model_state: dict[str, torch.Tensor] = field(default_factory=dict)
+    optimizer_state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BaseRunStats:
+    """Cost and length of the base training run (probing time excluded from ``train_seconds``)."""
+
+    steps: int
+    points: int
+    train_seconds: float
+    probe_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "points": self.points,
+            "train_seconds": self.train_seconds,
+            "probe_seconds": self.probe_seconds,
+        }
+
+
+def _point_generator(seed: int, step: int) -> torch.Generator:
+    return torch.Generator().manual_seed((int(seed) * 1_000_003 + 7 * step + 1) % (2**63 - 1))
+
+
+def base_run(
     bench: Benchmark,
     splits: Mapping[str, Split],
     train_cfg: Mapping[str, Any],
-    probe_cfg: Mapping[str, Any],
+    options: ProbeOptions,
     seed: int,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Train one network on all tasks; collect lookahead gains every ``probe_cfg['every']`` steps.
+    on_point: Callable[[ProbePoint, MultiTaskNet, torch.optim.Optimizer], None],
+) -> BaseRunStats:
+    """Train one network on all tasks for ``options.epochs``, calling ``on_point`` at probe steps.
 
-    Probing happens on the step's own batch, just before the real training step, and never
-    changes the training trajectory.
-
-    Returns
-    -------
-    records
-        One row per (probing step, combination, task): the raw losses before and after.
-    gains
-        The aggregated gain matrix (tasks x tasks).
+    ``on_point`` runs just before the real training step on the same batch and must not change
+    the model or optimizer (the probe functions don't). The sampled pairs and the held-out batch
+    of a point depend only on ``seed`` and the step, so any consumer sees the same points.
     """
     tasks = bench.tasks
-    combos = singles_and_pairs(len(tasks))
-    keys = [group_key([tasks[i] for i in c], tasks) for c in combos]
+    n = len(tasks)
     torch.manual_seed(seed)
     model = bench.build_model(tasks)
     optimizer = make_optimizer(model, train_cfg)
     gen = torch.Generator().manual_seed(seed)
-    every, epochs = int(probe_cfg["every"]), int(probe_cfg["epochs"])
-    rows: list[tuple[int, int, str, str, float, float]] = []
-    step = 0
-    for epoch in range(1, epochs + 1):
+    bs = int(train_cfg["batch_size"])
+    train = splits["train"]
+    step = points = 0
+    train_s = probe_s = 0.0
+    for epoch in range(1, options.epochs + 1):
         model.train()
-        for x, y in splits["train"].batches(int(train_cfg["batch_size"]), generator=gen):
-            if step % every == 0:
-                before, after = lookahead_losses(model, optimizer, bench, x, y, tasks, combos)
-                for k, key in enumerate(keys):
-                    rows.extend(
-                        (step, epoch, key, t, float(before[j]), float(after[k, j]))
-                        for j, t in enumerate(tasks)
-                    )
+        order = torch.randperm(len(train), generator=gen)
+        for start in range(0, len(train), bs):
+            idx = order[start : start + bs]
+            if step % options.every == 0 and options.probes_epoch(epoch):
+                t0 = time.perf_counter()
+                pgen = _point_generator(seed, step)
+                pairs = sample_pairs(n, options.sample, pgen)
+                heldout = None
+                if options.measure == "heldout":
+                    val = len(splits["val"])
+                    heldout = torch.randperm(val, generator=pgen)[: min(bs, val)]
+                point = ProbePoint(step, epoch, idx, heldout, pairs, torch.get_rng_state())
+                on_point(point, model, optimizer)
+                points += 1
+                probe_s += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            x, y = train.x[idx], train.y[idx]
             losses = task_losses(model, bench, x, y, tasks)
             check_finite(losses, tasks, step, "+".join(tasks))
             optimizer.zero_grad(set_to_none=True)
             losses.sum().backward()
             optimizer.step()
             step += 1
+            train_s += time.perf_counter() - t0
         log.info(
-            "probe epoch %d/%d: %d steps, %d probed", epoch, epochs, step, len({r[0] for r in rows})
+            "probe base run epoch %d/%d: %d steps, %d probing points (train %.1f s, probe %.1f s)",
+            epoch,
+            options.epochs,
+            step,
+            points,
+            train_s,
+            probe_s,
         )
-    records = pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
-    return records, gains_from_records(records, tasks)
+    return BaseRunStats(step, points, train_s, probe_s)
+
+
+def probe_point(
+    point: ProbePoint,
+    model: MultiTaskNet,
+    optimizer: torch.optim.Optimizer,
+    bench: Benchmark,
+    splits: Mapping[str, Split],
+    options: ProbeOptions,
+    combos: Sequence[Combo] | None = None,
+) -> list[tuple[int, int, str, str, float, float]]:
+    """Record rows of the exact lookahead at one point (``combos``: this shard's, default all)."""
+    tasks = bench.tasks
+    if combos is None:
+        combos = point_combos(point.pairs, len(tasks), options, tasks)
+    if not combos:
+        return []
+    x, y = splits["train"].x[point.batch], splits["train"].y[point.batch]
+    measure = None
+    if point.heldout is not None:
+        measure = Measure(splits["val"].x[point.heldout], splits["val"].y[point.heldout])
+    rng = torch.get_rng_state()
+    torch.set_rng_state(point.rng_state)
+    try:
+        before, after = lookahead_losses(
+            model,
+            optimizer,
+            bench,
+            x,
+            y,
+            tasks,
+            combos,
+            engine=options.engine,  # type: ignore[arg-type]
+            measure=measure,
+            batchnorm=options.batchnorm,  # type: ignore[arg-type]
+        )
+    finally:
+        torch.set_rng_state(rng)
+    rows = []
+    for k, combo in enumerate(combos):
+        key = combo_key(combo, tasks)
+        rows.extend(
+            (point.step, point.epoch, key, t, float(before[j]), float(after[k, j]))
+            for j, t in enumerate(tasks)
+        )
+    return rows
+
+
+def estimate_point(
+    point: ProbePoint,
+    model: MultiTaskNet,
+    bench: Benchmark,
+    splits: Mapping[str, Split],
+    options: ProbeOptions,
+    lr: float,
+) -> list[tuple[int, int, str, str, float]]:
+    """Step-gain rows of a gradient-based estimator (``first_order``, ``tag``, ``tag_cosine``).
+
+    ``first_order``: ``lr <g_i, g_j> / N_j`` for the single reference, ``lr <g_i - g_j, g_j> / N_j``
+    for the doubled one (shared-encoder gradients). ``tag``: TAG's ``1 - L_j(after) / L_j``
+    (absolute: ``L_j - L_j(after)``). ``tag_cosine``: gradient cosine similarity.
+    """
+    tasks = bench.tasks
+    x, y = splits["train"].x[point.batch], splits["train"].y[point.batch]
+    with preserved_buffers(model):
+        model.train()
+        if options.estimator == "first_order":
+            m = first_order_gains_step(model, bench, x, y, tasks, lr)
+            if options.reference == "doubled":
+                diag = first_order_diag(model, bench, x, y, tasks, lr).to(m.dtype)
+                m = m - diag.unsqueeze(0) * (1 - torch.eye(len(tasks), dtype=m.dtype))
+            if options.normalise == "absolute":
+                losses = task_losses(model, bench, x, y, tasks).detach()
+                m = m * losses.to(m.dtype).unsqueeze(0)
+        elif options.estimator == "tag":
+            m = tag_affinity_step(model, bench, x, y, tasks, lr)
+            if options.normalise == "absolute":
+                losses = task_losses(model, bench, x, y, tasks).detach()
+                m = m * losses.to(m.dtype).unsqueeze(0)
+        elif options.estimator == "tag_cosine":
+            m = tag_cosine_step(model, bench, x, y, tasks)
+        else:
+            raise ValueError(f"estimator {options.estimator!r} is not gradient-based")
+    m = m.detach().double().numpy()
+    return [
+        (point.step, point.epoch, tasks[i], tasks[j], float(m[i, j]))
+        for i, j in itertools.permutations(range(len(tasks)), 2)
+    ]
+
+
+def first_order_diag(
+    model: MultiTaskNet,
+    bench: Benchmark,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tasks: Sequence[str],
+    lr: float,
+) -> torch.Tensor:
+    """``lr |g_j|^2 / L_j`` for every task (the doubled reference's first-order term)."""
+    from taskgrouping.affinity import shared_gradients
+
+    losses, grads = shared_gradients(model, bench, x, y, tasks)
+    return lr * (grads * grads).sum(1) / losses
+
+
+# ----------------------------------------------------------------------------------------------
+# in-memory and saved runs
+
+
+def run_probe(
+    bench: Benchmark,
+    splits: Mapping[str, Split],
+    train_cfg: Mapping[str, Any],
+    probe_cfg: Mapping[str, Any] | ProbeOptions,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train once and probe in process (no checkpoints): ``(records, gain matrix)``.
+
+    For the exact estimator ``records`` are the raw losses (:data:`RECORD_COLUMNS`); for the
+    gradient-based estimators they are the step gains (:data:`STEP_GAIN_COLUMNS`).
+    """
+    options = (
+        probe_cfg if isinstance(probe_cfg, ProbeOptions) else ProbeOptions.from_config(probe_cfg)
+    )
+    rows: list[tuple[Any, ...]] = []
+    lr = float(train_cfg["lr"])
+
+    def on_point(point: ProbePoint, model: MultiTaskNet, opt: torch.optim.Optimizer) -> None:
+        if options.estimator == "exact":
+            rows.extend(probe_point(point, model, opt, bench, splits, options))
+        else:
+            rows.extend(estimate_point(point, model, bench, splits, options, lr))
+
+    base_run(bench, splits, train_cfg, options, seed, on_point)
+    return records_and_gains(rows, bench.tasks, options)
+
+
+def records_and_gains(
+    rows: Sequence[tuple[Any, ...]], tasks: Sequence[str], options: ProbeOptions
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Turn collected rows into ``(records, gain matrix)`` for the options' estimator."""
+    if options.estimator == "exact":
+        records = records_frame(rows)
+        table = step_gain_table(records, tasks, options.reference, options.normalise)
+    else:
+        records = pd.DataFrame(list(rows), columns=list(STEP_GAIN_COLUMNS))
+        table = records
+    return records, gain_matrix(summarise(table, tasks), tasks)
+
+
+def save_points(
+    bench: Benchmark,
+    splits: Mapping[str, Split],
+    train_cfg: Mapping[str, Any],
+    options: ProbeOptions,
+    seed: int,
+    path: Path | str,
+) -> BaseRunStats:
+    """Run :func:`base_run` and save every probing point (weights, optimizer state) to ``path``."""
+    from taskgrouping.io import atomic_writer
+
+    points: list[dict[str, Any]] = []
+
+    def on_point(point: ProbePoint, model: MultiTaskNet, opt: torch.optim.Optimizer) -> None:
+        points.append(
+            {
+                "step": point.step,
+                "epoch": point.epoch,
+                "batch": point.batch.clone(),
+                "heldout": None if point.heldout is None else point.heldout.clone(),
+                "pairs": [list(p) for p in point.pairs],
+                "rng_state": point.rng_state.clone(),
+                "model": copy.deepcopy(model.state_dict()),
+                "optimizer": copy.deepcopy(opt.state_dict()),
+            }
+        )
+
+    stats = base_run(bench, splits, train_cfg, options, seed, on_point)
+    with atomic_writer(path, binary=True) as fh:
+        torch.save({"tasks": bench.tasks, "seed": seed, "points": points}, fh)
+    return stats
+
+
+def load_points(path: Path | str, tasks: Sequence[str]) -> list[ProbePoint]:
+    """Probing points saved by :func:`save_points`; raises if they belong to other tasks."""
+    data = torch.load(path, weights_only=False)
+    if list(data["tasks"]) != list(tasks):
+        raise ValueError(f"{path} holds points for tasks {data['tasks']}, not {list(tasks)}")
+    return [
+        ProbePoint(
+            p["step"],
+            p["epoch"],
+            p["batch"],
+            p["heldout"],
+            [tuple(q) for q in p["pairs"]],
+            p["rng_state"],
+            p["model"],
+            p["optimizer"],
+        )
+        for p in data["points"]
+    ]
+
+
+def probe_saved(
+    bench: Benchmark,
+    splits: Mapping[str, Split],
+    train_cfg: Mapping[str, Any],
+    options: ProbeOptions,
+    points: Sequence[ProbePoint],
+    shard: int = 0,
+    n_shards: int = 1,
+) -> pd.DataFrame:
+    """Records of one shard of the combinations over every saved point.
+
+    For the exact estimator, shard ``s`` probes the combinations at positions ``s, s + n_shards,
+    ...`` of :func:`all_combos`; the concatenated records of all shards equal one unsharded run's.
+    Gradient-based estimators are not sharded (shard 0 computes everything, others nothing).
+    """
+    tasks = bench.tasks
+    canonical = all_combos(len(tasks), options, tasks)
+    model = bench.build_model(tasks)
+    optimizer = make_optimizer(model, train_cfg)
+    rows: list[tuple[Any, ...]] = []
+    t0 = time.perf_counter()
+    for k, point in enumerate(points):
+        model.load_state_dict(point.model_state)
+        optimizer.load_state_dict(copy.deepcopy(point.optimizer_state))
+        if options.estimator == "exact":
+            combos = point_combos(point.pairs, len(tasks), options, tasks)
+            mine = shard_combos(combos, canonical, shard, n_shards)
+            rows.extend(probe_point(point, model, optimizer, bench, splits, options, mine))
+        elif shard == 0:
+            rows.extend(
+                estimate_point(point, model, bench, splits, options, float(train_cfg["lr"]))
+            )
+        if (k + 1) % max(1, len(points) // 5) == 0:
+            log.info(
+                "shard %d/%d: %d/%d points probed (%.1f s)",
+                shard + 1,
+                n_shards,
+                k + 1,
+                len(points),
+                time.perf_counter() - t0,
+            )
+    if options.estimator == "exact":
+        return records_frame(rows)
+    return pd.DataFrame(list(rows), columns=list(STEP_GAIN_COLUMNS))
+
+
+def seed_agreement(matrices: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """Spearman rank correlation of the off-diagonal gains between every two seeds' matrices."""
+    from scipy.stats import spearmanr
+
+    rows = []
+    for (a, ma), (b, mb) in itertools.combinations(sorted(matrices.items()), 2):
+        mask = ~np.eye(len(ma), dtype=bool)
+        rho = spearmanr(ma.to_numpy()[mask], mb.loc[ma.index, ma.columns].to_numpy()[mask])
+        rows.append((a, b, float(rho.statistic)))
+    return pd.DataFrame(rows, columns=["seed_a", "seed_b", "spearman"])
+
+
+def rank_correlation(a: pd.DataFrame, b: pd.DataFrame) -> float:
+    """Spearman correlation of the off-diagonal entries of two gain matrices (same tasks)."""
+    from scipy.stats import spearmanr
+
+    mask = ~np.eye(len(a), dtype=bool)
+    value = spearmanr(a.to_numpy()[mask], b.loc[a.index, a.columns].to_numpy()[mask]).statistic
+    return float(value) if not math.isnan(float(value)) else float("nan")

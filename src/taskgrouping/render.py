@@ -32,12 +32,13 @@ __all__ = [
     "METHOD_ORDER",
     "plot_budget_curve",
     "plot_gain_heatmap",
+    "plot_gains_over_time",
     "plot_groups",
     "write_totals_tables",
 ]
 
 #: Canonical method order; methods not listed here follow alphabetically.
-METHOD_ORDER: tuple[str, ...] = ("stl", "mtl", "random", "exhaustive", "ours")
+METHOD_ORDER: tuple[str, ...] = ("stl", "mtl", "random", "exhaustive", "ours", "tag")
 
 #: Methods drawn as horizontal reference lines in the budget curve.
 _REFERENCE_METHODS: tuple[str, ...] = ("stl", "mtl")
@@ -54,9 +55,10 @@ _METHOD_COLORS: dict[str, str] = {
     "random": "tab:blue",
     "exhaustive": "tab:green",
     "ours": "tab:red",
+    "tag": "tab:purple",
 }
 _EXTRA_COLORS: tuple[str, ...] = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:cyan")
-_METHOD_MARKERS: dict[str, str] = {"exhaustive": "s", "ours": "o", "random": "."}
+_METHOD_MARKERS: dict[str, str] = {"exhaustive": "s", "ours": "o", "random": ".", "tag": "^"}
 _EXTRA_MARKERS: tuple[str, ...] = ("^", "v", "D", "P", "X")
 
 _DPI = 150
@@ -179,6 +181,75 @@ def _read_gains(gains_csv: Path) -> pd.DataFrame:
     _to_float(gains, cols, gains_csv)
     # Row i must be the source task of column i, so that the diagonal is task i with itself.
     return gains.loc[cols, cols]
+
+
+def plot_gains_over_time(
+    steps_csv: Path,
+    seeds_csv: Path,
+    tasks: Sequence[str],
+    out_png: Path,
+    *,
+    title: str | None = None,
+) -> None:
+    """Every target task's gains over training: one panel per target, one line per source.
+
+    Each line is the running mean, over the probing steps so far (all seeds pooled), of the gain
+    of source ``i`` on the panel's target ``j``; its last value is the matrix entry. A shaded band
+    is the running mean +- one standard error. The title gives the seeds' mean Spearman agreement.
+
+    Raises
+    ------
+    ValueError
+        If the step table lacks the columns ``step, source, target, gain`` or is empty.
+    """
+    steps = pd.read_csv(steps_csv)
+    missing = {"step", "source", "target", "gain"} - set(steps.columns)
+    if missing or steps.empty:
+        raise ValueError(
+            f"{steps_csv}: step-gain table is empty or lacks columns {sorted(missing)}"
+        )
+    tasks = list(tasks)
+    n = len(tasks)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    palette = sns.color_palette("tab20" if n > 10 else "tab10", n)
+    for k, target in enumerate(tasks):
+        ax = axes[k // cols][k % cols]
+        for i, source in enumerate(tasks):
+            if source == target:
+                continue
+            pair = steps[(steps["source"] == source) & (steps["target"] == target)]
+            pair = pair.sort_values(["step", *(["seed"] if "seed" in pair else [])])
+            if pair.empty:
+                continue
+            x = np.arange(1, len(pair) + 1)
+            g = pair["gain"].to_numpy(float)
+            mean = np.cumsum(g) / x
+            sq = np.cumsum(g * g) / x
+            sd = np.sqrt(np.maximum(sq - mean * mean, 0.0) * x / np.maximum(x - 1, 1))
+            se = sd / np.sqrt(x)
+            ax.plot(x, mean, color=palette[i], lw=1.2, label=source)
+            ax.fill_between(x, mean - se, mean + se, color=palette[i], alpha=0.15, lw=0)
+        ax.axhline(0.0, color="0.4", lw=0.6)
+        ax.set_title(f"target {target}", fontsize=9)
+        ax.set_xlabel("probing samples (steps x seeds)", fontsize=8)
+        ax.set_ylabel("running mean gain", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    handles = [plt.Line2D([], [], color=palette[i], lw=1.5, label=t) for i, t in enumerate(tasks)]
+    fig.legend(handles=handles, title="source i", loc="center right", fontsize=8)
+    agreement = ""
+    seeds = pd.read_csv(seeds_csv)
+    if not seeds.empty:
+        agreement = (
+            f"; seeds' mean Spearman agreement {seeds['spearman'].mean():.2f} "
+            f"({len(seeds)} pairs of runs)"
+        )
+    fig.suptitle((title or "Transfer gains over training") + agreement, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.9, 0.96))
+    _save(fig, out_png)
 
 
 def plot_gain_heatmap(gains_csv: Path, out_png: Path, *, title: str | None = None) -> None:

@@ -28,8 +28,12 @@ config.update(_validated)
 
 wildcard_constraints:
     bench="|".join(config["benchmarks"]),
-    method="stl|mtl|random|exhaustive|ours",
+    method="stl|mtl|random|exhaustive|ours|tag",
     budget=r"\d+",
+    estimator="exact|first_order|tag|tag_cosine",
+    seed=r"\d+",
+    shard=r"\d+",
+    shards=r"\d+",
     group=r"[A-Za-z0-9_.-]+(\+[A-Za-z0-9_.-]+)*",
 
 
@@ -55,6 +59,36 @@ def train_params(bench):
 def probe_params(bench):
     """What the probing run depends on: training params plus the probing settings."""
     return {k: v for k, v in config[bench].items() if k != "budgets"}
+
+
+def probe_base_params(bench):
+    """What a base probing run depends on (not the estimator's options, which act later)."""
+    params = probe_params(bench)
+    keep = ("epochs", "every", "at_epochs", "sample", "measure")
+    params["probe"] = {k: v for k, v in params["probe"].items() if k in keep}
+    return params
+
+
+def probe_shard_files(bench, estimator, seed):
+    """Record files of one probing run: probe_shards of them for the exact estimator, else one."""
+    n = config["probe_shards"] if estimator == "exact" else 1
+    return [
+        f"results/{bench}/probe/seed{seed}/{estimator}/shard{s}of{n}.csv"
+        for s in range(n)
+    ]
+
+
+def aggregate_gains_input(wc):
+    return {
+        f"seed{s}": probe_shard_files(wc.bench, wc.estimator, s)
+        for s in config[wc.bench]["probe"]["seeds"]
+    }
+
+
+def gains_file(bench, method):
+    """Gain matrix a method groups by: ours uses probe.estimator, tag uses TAG affinity."""
+    estimator = config[bench]["probe"]["estimator"] if method == "ours" else "tag"
+    return f"results/{bench}/gains/{estimator}.csv"
 
 
 def method_budgets(bench, method):
@@ -117,6 +151,7 @@ def local_data_dir():
 def figure_files(bench):
     names = [
         "gains.png",
+        "gains_over_time.png",
         "budget_curve.png",
         "groups.png",
         "totals.csv",

@@ -1,7 +1,7 @@
 def select_groups_input(wc):
     inputs = {"tasks": f"results/{wc.bench}/data/tasks.json"}
-    if wc.method == "ours":
-        inputs["gains"] = f"results/{wc.bench}/gains/ours.csv"
+    if wc.method in ("ours", "tag"):
+        inputs["gains"] = gains_file(wc.bench, wc.method)
     if wc.method == "exhaustive":
         inputs["metrics"] = [
             metrics_file(wc.bench, k) for k in all_subset_keys(wc.bench)

@@ -1,6 +1,8 @@
 rule render_figures:
     input:
-        gains="results/{bench}/gains/ours.csv",
+        gains=lambda wc: gains_file(wc.bench, "ours"),
+        steps=lambda wc: gains_file(wc.bench, "ours").replace(".csv", "_steps.csv"),
+        seeds=lambda wc: gains_file(wc.bench, "ours").replace(".csv", "_seeds.csv"),
         totals="results/{bench}/totals.csv",
         truth="results/{bench}/data/truth.json",
         groups=lambda wc: [group_file(wc.bench, m, b) for m, b in selections(wc.bench)],
@@ -11,6 +13,13 @@ rule render_figures:
             category="{bench}",
             subcategory="probe",
             labels={"benchmark": "{bench}", "figure": "transfer gains"},
+        ),
+        gains_over_time=report(
+            "figures/{bench}/gains_over_time.png",
+            caption="../report/gains_over_time.rst",
+            category="{bench}",
+            subcategory="probe",
+            labels={"benchmark": "{bench}", "figure": "transfer gains over training"},
         ),
         budget_curve=report(
             "figures/{bench}/budget_curve.png",

@@ -9,4 +9,6 @@ with logged(snakemake.log[0]):
         snakemake.params.tasks,
         dict(snakemake.output.items()),
         truth_json=snakemake.input.truth,
+        steps_csv=snakemake.input.steps,
+        seeds_csv=snakemake.input.seeds,
     )

@@ -1,11 +1,12 @@
-from taskgrouping.pipeline import logged, probe_gains
+from taskgrouping.pipeline import logged, probe_base
 
 with logged(snakemake.log[0]):
-    probe_gains(
+    probe_base(
         snakemake.wildcards.bench,
         snakemake.params.bench,
         snakemake.input.data.rsplit("/", 1)[0],
-        snakemake.output.records,
-        snakemake.output.gains,
+        int(snakemake.wildcards.seed),
+        snakemake.output.points,
+        snakemake.output.stats,
         threads=snakemake.threads,
     )

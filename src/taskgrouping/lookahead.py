@@ -1,0 +1,407 @@
+"""One probing step: every task's loss after one real optimizer step on each task combination.
+
+This module computes the raw numbers behind the lookahead transfer gains of Wang, Pan and Yu
+(2024); :mod:`taskgrouping.probe` turns them into gains. Two engines compute exactly the same
+quantity:
+
+``sequential`` (the reference)
+    For every combination ``c``: deep-copy the model and the optimizer state, back-propagate
+    ``sum_{t in c} L_t`` on the step's batch, call ``optimizer.step()`` on the copy, measure every
+    task's loss, discard the copy.
+
+``fast``
+    Back-propagate each task's loss once (``n`` backward passes through one forward graph), form
+    every combination's update from the per-task gradients in closed form (the update rule of
+    ``torch.optim.SGD`` or ``torch.optim.Adam`` with the optimizer's own state, applied out of
+    place), and evaluate each lookahead model with :func:`torch.func.functional_call` under
+    ``no_grad``. The combinations are evaluated one after another: on CPU, batching them with
+    ``vmap`` is slower for convolutional encoders. Memory is one extra copy of the parameters.
+
+Semantics shared by both engines (tests check they agree to 1e-6 in float64):
+
+* A combination is a multiset of task indices: ``(j,)``, ``(i, j)``, the doubled ``(j, j)``
+  (gradient ``2 g_j``) or any larger group. Its loss is ``sum_{t in c} L_t`` with multiplicity.
+* The shared encoder and the heads of the tasks in ``c`` receive gradients; the other heads get no
+  gradient (``None``), so the optimizer leaves them, their momentum and their weight decay alone.
+* The step uses the optimizer's hyper-parameters and a copy of its state (momentum buffers, Adam
+  moments and step counters); the real optimizer and model are never modified.
+* **BatchNorm.** The step's gradient comes from a training-mode forward (batch statistics), as in
+  the real training step. Losses before and after the step are measured with ``batchnorm``:
+  ``"batch"`` (default): training-mode forward, batch statistics of the measured batch;
+  ``"running"``: evaluation-mode forward with the running statistics the model has at the probing
+  step. In both modes the before and after measurements use the same statistics source, and no
+  running statistic of the real model changes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+from torch.func import functional_call
+
+from taskgrouping.benchmarks.base import Benchmark
+from taskgrouping.models import MultiTaskNet
+
+Engine = Literal["fast", "sequential"]
+BatchNormMode = Literal["batch", "running"]
+ENGINES = ("fast", "sequential")
+BATCHNORM_MODES = ("batch", "running")
+
+
+@dataclass(frozen=True)
+class Measure:
+    """The batch on which losses are measured before and after the step (``None``: the step's)."""
+
+    x: torch.Tensor | None = None
+    y: torch.Tensor | None = None
+
+
+def _check(engine: str, batchnorm: str) -> None:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown probe engine {engine!r}; accepted: {list(ENGINES)}")
+    if batchnorm not in BATCHNORM_MODES:
+        raise ValueError(f"unknown batchnorm mode {batchnorm!r}; accepted: {list(BATCHNORM_MODES)}")
+
+
+@contextlib.contextmanager
+def preserved_buffers(model: torch.nn.Module) -> Iterator[None]:
+    """Restore every buffer (BatchNorm running statistics, counters) of ``model`` on exit."""
+    saved = [b.detach().clone() for b in model.buffers()]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for b, s in zip(model.buffers(), saved, strict=True):
+                b.copy_(s)
+
+
+@contextlib.contextmanager
+def _mode(model: torch.nn.Module, train: bool) -> Iterator[None]:
+    was = model.training
+    model.train(train)
+    try:
+        yield
+    finally:
+        model.train(was)
+
+
+def _losses_of(
+    outputs: dict[str, torch.Tensor], bench: Benchmark, y: torch.Tensor, tasks: Sequence[str]
+) -> torch.Tensor:
+    return torch.stack([bench.loss(outputs[t], y[:, bench.task_index(t)]) for t in tasks])
+
+
+def measured_losses(
+    model: MultiTaskNet,
+    bench: Benchmark,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tasks: Sequence[str],
+    batchnorm: BatchNormMode = "batch",
+) -> np.ndarray:
+    """Every task's loss at the model's current parameters, measured as the probe measures.
+
+    No running statistic of ``model`` changes.
+    """
+    with torch.no_grad(), preserved_buffers(model), _mode(model, batchnorm == "batch"):
+        out = model(x, tasks)
+        return _losses_of(out, bench, y, tasks).double().numpy()
+
+
+def clone_optimizer(
+    optimizer: torch.optim.Optimizer, model_copy: torch.nn.Module
+) -> torch.optim.Optimizer:
+    """An optimizer of the same class for ``model_copy`` holding a deep copy of the state.
+
+    ``load_state_dict`` alone copies shallowly (the new optimizer's buffers would BE the
+    original's tensors, and a step on the copy would change training), so the state dict is
+    deep-copied first.
+    """
+    clone = type(optimizer)(model_copy.parameters(), **optimizer.defaults)
+    clone.load_state_dict(copy.deepcopy(optimizer.state_dict()))
+    return clone
+
+
+def counts(combo: Sequence[int], n_tasks: int) -> list[int]:
+    """Multiplicity of every task in a combination (``(2, 2)`` gives 2 for task 2)."""
+    mult = [0] * n_tasks
+    for t in combo:
+        if not 0 <= t < n_tasks:
+            raise ValueError(f"combination {tuple(combo)} names task index {t} of {n_tasks}")
+        mult[t] += 1
+    return mult
+
+
+def lookahead_sequential(
+    model: MultiTaskNet,
+    optimizer: torch.optim.Optimizer,
+    bench: Benchmark,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tasks: Sequence[str],
+    combos: Sequence[Sequence[int]],
+    measure: Measure | None = None,
+    batchnorm: BatchNormMode = "batch",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Reference engine: one model and optimizer copy per combination (see module docstring)."""
+    tasks = list(tasks)
+    mx = x if measure is None or measure.x is None else measure.x
+    my = y if measure is None or measure.y is None else measure.y
+    before = measured_losses(model, bench, mx, my, tasks, batchnorm)
+    after = np.empty((len(combos), len(tasks)))
+    for k, combo in enumerate(combos):
+        counts(combo, len(tasks))
+        probe_model = copy.deepcopy(model)
+        probe_opt = clone_optimizer(optimizer, probe_model)
+        probe_opt.zero_grad(set_to_none=True)
+        members = [tasks[i] for i in combo]
+        with _mode(probe_model, True):
+            out = probe_model(x, sorted(set(members), key=tasks.index))
+            _losses_of(out, bench, y, members).sum().backward()
+        probe_opt.step()
+        # measurement statistics are the real model's (the step's forward moved the copy's)
+        with torch.no_grad():
+            for b, src in zip(probe_model.buffers(), model.buffers(), strict=True):
+                b.copy_(src)
+        after[k] = measured_losses(probe_model, bench, mx, my, tasks, batchnorm)
+    return before, after
+
+
+# ----------------------------------------------------------------------------------------------
+# fast engine
+
+
+@dataclass
+class _Rule:
+    """Closed form of one parameter's optimizer update as a function of its gradient."""
+
+    kind: str
+    param: torch.Tensor
+    lr: float
+    wd: float
+    momentum: float = 0.0
+    dampening: float = 0.0
+    nesterov: bool = False
+    buf: torch.Tensor | None = None
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    step: float = 0.0
+    exp_avg: torch.Tensor | None = None
+    exp_avg_sq: torch.Tensor | None = None
+    max_exp_avg_sq: torch.Tensor | None = None
+    amsgrad: bool = False
+
+    def apply(self, grad: torch.Tensor) -> torch.Tensor:
+        """The parameter after one step with gradient ``grad`` (out of place)."""
+        p = self.param.detach()
+        d = grad if self.wd == 0 else grad.add(p, alpha=self.wd)
+        if self.kind == "sgd":
+            if self.momentum != 0:
+                if self.buf is None:
+                    buf = d.clone()
+                else:
+                    buf = self.buf.mul(self.momentum).add_(d, alpha=1 - self.dampening)
+                d = d.add(buf, alpha=self.momentum) if self.nesterov else buf
+            return p.add(d, alpha=-self.lr)
+        step = self.step + 1
+        m = d.mul(1 - self.beta1) if self.exp_avg is None else self.exp_avg.lerp(d, 1 - self.beta1)
+        v = d.mul(d).mul_(1 - self.beta2)
+        if self.exp_avg_sq is not None:
+            v = v.add(self.exp_avg_sq, alpha=self.beta2)
+        if self.amsgrad:
+            v = v if self.max_exp_avg_sq is None else torch.maximum(self.max_exp_avg_sq, v)
+        bc1 = 1 - self.beta1**step
+        bc2 = 1 - self.beta2**step
+        denom = (v.sqrt() / (bc2**0.5)).add_(self.eps)
+        return p.addcdiv(m, denom, value=-self.lr / bc1)
+
+
+def _rules(optimizer: torch.optim.Optimizer) -> dict[int, _Rule]:
+    """Update rule of every parameter the optimizer holds, keyed by ``id(param)``."""
+    if isinstance(optimizer, torch.optim.SGD):
+        kind = "sgd"
+    elif type(optimizer) is torch.optim.Adam:
+        kind = "adam"
+    else:
+        raise ValueError(
+            f"the fast probe engine implements torch.optim.SGD and torch.optim.Adam, not "
+            f"{type(optimizer).__name__}; use engine 'sequential'"
+        )
+    rules: dict[int, _Rule] = {}
+    for group in optimizer.param_groups:
+        if group.get("maximize", False) or group.get("decoupled_weight_decay", False):
+            raise ValueError(
+                "the fast probe engine does not implement maximize or decoupled weight decay; "
+                "use engine 'sequential'"
+            )
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            lr = float(group["lr"])
+            wd = float(group["weight_decay"])
+            if kind == "sgd":
+                buf = state.get("momentum_buffer")
+                rules[id(p)] = _Rule(
+                    kind,
+                    p,
+                    lr,
+                    wd,
+                    momentum=float(group["momentum"]),
+                    dampening=float(group["dampening"]),
+                    nesterov=bool(group["nesterov"]),
+                    buf=None if buf is None else buf.detach(),
+                )
+            else:
+                beta1, beta2 = group["betas"]
+                step = state.get("step")
+                rules[id(p)] = _Rule(
+                    kind,
+                    p,
+                    lr,
+                    wd,
+                    beta1=float(beta1),
+                    beta2=float(beta2),
+                    eps=float(group["eps"]),
+                    step=0.0 if step is None else float(step),
+                    exp_avg=state.get("exp_avg"),
+                    exp_avg_sq=state.get("exp_avg_sq"),
+                    max_exp_avg_sq=state.get("max_exp_avg_sq"),
+                    amsgrad=bool(group["amsgrad"]),
+                )
+    return rules
+
+
+def task_gradients(
+    model: MultiTaskNet,
+    bench: Benchmark,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tasks: Sequence[str],
+) -> tuple[torch.Tensor, list[list[torch.Tensor]], list[list[torch.Tensor]]]:
+    """Each task's loss and gradients from one training-mode forward and ``n`` backward passes.
+
+    Returns ``(losses, encoder_grads, head_grads)``: ``encoder_grads[k]`` lists task ``k``'s
+    gradient for every trainable encoder parameter, ``head_grads[k]`` for its own head's. No
+    running statistic of ``model`` changes.
+    """
+    enc = [p for p in model.encoder.parameters() if p.requires_grad]
+    heads = [[p for p in model.heads[t].parameters() if p.requires_grad] for t in tasks]
+    with preserved_buffers(model), _mode(model, True):
+        out = model(x, tasks)
+        losses = _losses_of(out, bench, y, tasks)
+        enc_grads, head_grads = [], []
+        for k in range(len(tasks)):
+            grads = torch.autograd.grad(
+                losses[k], enc + heads[k], retain_graph=k < len(tasks) - 1, allow_unused=True
+            )
+            grads = [
+                torch.zeros_like(p) if g is None else g
+                for p, g in zip(enc + heads[k], grads, strict=True)
+            ]
+            enc_grads.append(grads[: len(enc)])
+            head_grads.append(grads[len(enc) :])
+    return losses.detach(), enc_grads, head_grads
+
+
+def lookahead_fast(
+    model: MultiTaskNet,
+    optimizer: torch.optim.Optimizer,
+    bench: Benchmark,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tasks: Sequence[str],
+    combos: Sequence[Sequence[int]],
+    measure: Measure | None = None,
+    batchnorm: BatchNormMode = "batch",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fast engine: per-task gradients once, closed-form updates, functional evaluation."""
+    tasks = list(tasks)
+    n = len(tasks)
+    mx = x if measure is None or measure.x is None else measure.x
+    my = y if measure is None or measure.y is None else measure.y
+    same_batch = mx is x and my is y
+    rules = _rules(optimizer)
+    losses, enc_grads, head_grads = task_gradients(model, bench, x, y, tasks)
+    if same_batch and batchnorm == "batch":
+        before = losses.double().numpy()
+    else:
+        before = measured_losses(model, bench, mx, my, tasks, batchnorm)
+    enc_named = [(name, p) for name, p in model.encoder.named_parameters() if p.requires_grad]
+    head_named = [
+        [(name, p) for name, p in model.heads[t].named_parameters() if p.requires_grad]
+        for t in tasks
+    ]
+    # heads move only with their own task's gradient (times its multiplicity): one per (task, m)
+    head_cache: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+
+    def head_params(t: int, mult: int) -> dict[str, torch.Tensor]:
+        if (t, mult) not in head_cache:
+            head_cache[(t, mult)] = {
+                name: rules[id(p)].apply(g if mult == 1 else g.mul(mult))
+                for (name, p), g in zip(head_named[t], head_grads[t], strict=True)
+            }
+        return head_cache[(t, mult)]
+
+    buffers = {name: b.detach().clone() for name, b in model.encoder.named_buffers()}
+    head_buffers = [
+        {name: b.detach().clone() for name, b in model.heads[t].named_buffers()} for t in tasks
+    ]
+    after = np.empty((len(combos), n))
+    with torch.no_grad(), _mode(model, batchnorm == "batch"):
+        for k, combo in enumerate(combos):
+            mult = counts(combo, n)
+            members = [t for t in range(n) if mult[t]]
+            enc_params = {}
+            for e, (name, p) in enumerate(enc_named):
+                grad = None
+                for t in members:  # fixed order: the result does not depend on other combos
+                    g = enc_grads[t][e] if mult[t] == 1 else enc_grads[t][e].mul(mult[t])
+                    grad = g.clone() if grad is None else grad.add_(g)
+                assert grad is not None
+                enc_params[name] = rules[id(p)].apply(grad)
+            rep = functional_call(model.encoder, {**enc_params, **buffers}, (mx,))
+            outputs = {}
+            for t, task in enumerate(tasks):
+                head = model.heads[task]
+                if mult[t]:
+                    outputs[task] = functional_call(
+                        head, {**head_params(t, mult[t]), **head_buffers[t]}, (rep,)
+                    )
+                else:
+                    with preserved_buffers(head):
+                        outputs[task] = head(rep)
+            after[k] = _losses_of(outputs, bench, my, tasks).double().numpy()
+    return before, after
+
+
+def lookahead_losses(
+    model: MultiTaskNet,
+    optimizer: torch.optim.Optimizer,
+    bench: Benchmark,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tasks: Sequence[str],
+    combos: Sequence[Sequence[int]],
+    *,
+    engine: Engine = "fast",
+    measure: Measure | None = None,
+    batchnorm: BatchNormMode = "batch",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every task's loss before the step and after one lookahead step on each combination.
+
+    Returns
+    -------
+    before
+        Shape ``(n,)``: losses of ``tasks`` at the current parameters.
+    after
+        Shape ``(len(combos), n)``: every task's loss after the step on each combination.
+    """
+    _check(engine, batchnorm)
+    fn = lookahead_fast if engine == "fast" else lookahead_sequential
+    return fn(model, optimizer, bench, x, y, tasks, combos, measure, batchnorm)

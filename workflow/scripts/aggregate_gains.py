@@ -1,0 +1,10 @@
+from taskgrouping.pipeline import aggregate_gains, logged
+
+with logged(snakemake.log[0]):
+    aggregate_gains(
+        snakemake.params.tasks,
+        snakemake.params.probe,
+        snakemake.wildcards.estimator,
+        {s: snakemake.input[f"seed{s}"] for s in snakemake.params.seeds},
+        dict(snakemake.output.items()),
+    )
