@@ -193,9 +193,9 @@ def plot_gains_over_time(
 ) -> None:
     """Every target task's gains over training: one panel per target, one line per source.
 
-    Each line is the running mean, over the probing steps so far (all seeds pooled), of the gain
-    of source ``i`` on the panel's target ``j``; its last value is the matrix entry. A shaded band
-    is the running mean +- one standard error. The title gives the seeds' mean Spearman agreement.
+    Each line is the running mean, over the probing steps up to a training step (all seeds
+    pooled), of the gain of source ``i`` on the panel's target ``j``; its last value is the matrix
+    entry. A shaded band is the running mean +- one standard error. The title gives the seeds' mean Spearman agreement.
 
     Raises
     ------
@@ -223,17 +223,18 @@ def plot_gains_over_time(
             pair = pair.sort_values(["step", *(["seed"] if "seed" in pair else [])])
             if pair.empty:
                 continue
-            x = np.arange(1, len(pair) + 1)
+            k = np.arange(1, len(pair) + 1)
             g = pair["gain"].to_numpy(float)
-            mean = np.cumsum(g) / x
-            sq = np.cumsum(g * g) / x
-            sd = np.sqrt(np.maximum(sq - mean * mean, 0.0) * x / np.maximum(x - 1, 1))
-            se = sd / np.sqrt(x)
+            mean = np.cumsum(g) / k
+            sq = np.cumsum(g * g) / k
+            sd = np.sqrt(np.maximum(sq - mean * mean, 0.0) * k / np.maximum(k - 1, 1))
+            se = sd / np.sqrt(k)
+            x = pair["step"].to_numpy()
             ax.plot(x, mean, color=palette[i], lw=1.2, label=source)
             ax.fill_between(x, mean - se, mean + se, color=palette[i], alpha=0.15, lw=0)
         ax.axhline(0.0, color="0.4", lw=0.6)
         ax.set_title(f"target {target}", fontsize=9)
-        ax.set_xlabel("probing samples (steps x seeds)", fontsize=8)
+        ax.set_xlabel("training step of the base run", fontsize=8)
         ax.set_ylabel("running mean gain", fontsize=8)
         ax.tick_params(labelsize=7)
     for k in range(n, rows * cols):
