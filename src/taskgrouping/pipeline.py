@@ -500,3 +500,21 @@ def table_curves(
         title="ETTm1 (MTG-Net measured gains): networks chosen on validation",
         ylabel="total test gain over single-task (higher is better)",
     )
+
+
+def bench_probe(
+    grid: Mapping[str, Any], out_csv: Path | str, out_png: Path | str, threads: int = 1
+) -> None:
+    """Probing benchmark: time the probe engines against a training step and their floor, and
+    compare full with lazy, sampled collection on the synthetic benchmark; plot both.
+
+    ``grid`` holds the keys of :data:`taskgrouping.bench_probe.DEFAULT_GRID` (missing keys take
+    those defaults); the CSV's columns are documented in :mod:`taskgrouping.bench_probe`.
+    """
+    from taskgrouping.bench_probe import run_bench
+
+    _torch_setup(threads)
+    atomic_write_csv(out_csv, run_bench(grid))
+    from taskgrouping import render
+
+    render.plot_bench_probe(Path(out_csv), Path(out_png))

@@ -195,7 +195,8 @@ def plot_gains_over_time(
 
     Each line is the running mean, over the probing steps up to a training step (all seeds
     pooled), of the gain of source ``i`` on the panel's target ``j``; its last value is the matrix
-    entry. A shaded band is the running mean +- one standard error. The title gives the seeds' mean Spearman agreement.
+    entry. A shaded band is the running mean +- one standard error. The title gives the seeds'
+    mean Spearman agreement.
 
     Raises
     ------
@@ -793,3 +794,96 @@ def plot_bench_grouping(bench_csv: Path, out_png: Path) -> None:
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=150, bbox_inches="tight")
     plt.close(fig)
+
+
+def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
+    """Cost of one probing step versus the number of tasks, and lazy, sampled collection.
+
+    Reads the CSV of :func:`taskgrouping.bench_probe.run_bench`. One log-scale panel per timed
+    model (seconds per step of every method against ``n``), then a panel of the probing overhead
+    of each collection setting (one dot per seed, a bar at the median, log scale) annotated with
+    its median rank correlation with full collection and how many seeds chose the same partitions.
+    """
+    bench_csv = Path(bench_csv)
+    df = pd.read_csv(bench_csv)
+    methods = {
+        "mtl_step_s": ("training step", "tab:gray", "s"),
+        "exact_sequential_s": ("exact, sequential engine", "tab:blue", "^"),
+        "exact_fast_s": ("exact, fast engine", "tab:red", "o"),
+        "floor_s": ("floor (n backward + C forward)", "black", "x"),
+        "first_order_s": ("first-order estimate", "tab:green", "D"),
+    }
+    needed = ["part", "model", "n_tasks", "threads", "batch_size", "seed", "setting", "epochs"]
+    needed += ["overhead_fraction", "rank_corr_with_full", "same_groups_at_planted"]
+    needed += ["same_groups_all_budgets", *methods]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"{bench_csv}: missing column(s) {missing}")
+    timing = df[df["part"] == "timing"]
+    collection = df[df["part"] == "collection"]
+    models = sorted(timing["model"].unique())
+    fig, axes = plt.subplots(
+        1,
+        len(models) + 1,
+        figsize=(4.8 * (len(models) + 1), 4.4),
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax, model in zip(axes[0], models, strict=False):
+        part = timing[timing["model"] == model].sort_values("n_tasks")
+        for col, (label, color, marker) in methods.items():
+            ax.plot(part["n_tasks"], part[col], marker=marker, color=color, label=label)
+        ax.set_yscale("log")
+        ax.set_xticks(part["n_tasks"])
+        ax.set_xlabel("number of tasks n (C = n(n+1)/2 combinations)")
+        ax.set_ylabel("seconds per step (median)")
+        threads = ", ".join(str(int(t)) for t in sorted(part["threads"].unique()))
+        ax.set_title(f"{model}: batch {int(part['batch_size'].iloc[0])}, {threads} thread(s)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].legend(fontsize="small")
+    ax = axes[0][-1]
+    if collection.empty:
+        ax.set_axis_off()
+    else:
+        settings = list(dict.fromkeys(collection["setting"]))
+        colors = sns.color_palette("tab10", len(settings))
+        for k, setting in enumerate(settings):
+            rows = collection[collection["setting"] == setting]
+            pct = 100 * rows["overhead_fraction"].to_numpy(float)
+            offsets = np.linspace(-0.15, 0.15, len(pct)) if len(pct) > 1 else np.zeros(1)
+            ax.scatter(k + offsets, pct, color=colors[k], s=18, zorder=3)
+            median = float(np.median(pct))
+            ax.hlines(median, k - 0.3, k + 0.3, color=colors[k], linewidth=2)
+            text = f"{median:.3g}%"
+            if setting != "full":
+                same = rows["same_groups_at_planted"].astype(str).str.lower() == "true"
+                same_all = rows["same_groups_all_budgets"].astype(str).str.lower() == "true"
+                text += (
+                    f"\nrank corr {rows['rank_corr_with_full'].median():.2f}"
+                    f"\nsame groups as full:\n{int(same.sum())}/{len(rows)} at planted k"
+                    f"\n{int(same_all.sum())}/{len(rows)} at all budgets"
+                )
+            ax.annotate(
+                text,
+                (k, pct.max()),
+                xytext=(0, 6),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize="x-small",
+            )
+        ax.axhline(10, color="black", linestyle="--", linewidth=1, label="10% overhead")
+        ax.set_yscale("log")
+        ax.set_ylim(1, 1e5)
+        ax.set_xlim(-0.6, len(settings) - 0.4)
+        ax.set_xticks(range(len(settings)), settings)
+        ax.set_ylabel("probing time / training time (%)")
+        n_seeds = collection["seed"].nunique()
+        epochs = int(collection["epochs"].iloc[0])
+        ax.set_title(
+            f"synthetic, n = {int(collection['n_tasks'].iloc[0])}, {epochs} epochs: "
+            f"{n_seeds} seed(s)"
+        )
+        ax.grid(alpha=0.3, axis="y", which="both")
+        ax.legend(fontsize="small", loc="upper right")
+    _save(fig, Path(out_png))

@@ -1,3 +1,6 @@
+from taskgrouping.bench_probe import DEFAULT_GRID as BENCH_PROBE_GRID
+
+
 rule bench_grouping:
     output:
         csv="results/bench/grouping.csv",
@@ -21,3 +24,29 @@ rule bench_grouping:
         grid=config["bench_grouping"],
     script:
         "../scripts/bench_grouping.py"
+
+
+rule bench_probe:
+    output:
+        csv="results/bench/probe.csv",
+        figure=report(
+            "figures/bench/probe.png",
+            caption="../report/bench_probe.rst",
+            category="performance",
+            subcategory="probing",
+            labels={"figure": "probing cost and lazy, sampled collection"},
+        ),
+    log:
+        "logs/bench_probe/bench_probe.log",
+    benchmark:
+        "benchmarks/bench_probe/bench_probe.tsv"
+    conda:
+        "../../envs/bench_probe.yaml"
+    threads: 2
+    resources:
+        runtime=20,
+        mem_mb=4000,
+    params:
+        grid=BENCH_PROBE_GRID,
+    script:
+        "../scripts/bench_probe.py"
