@@ -69,6 +69,7 @@ def test_ratios_are_the_ratios_of_the_recorded_times(bench_files) -> None:
     for col in ("mtl_step_s", "exact_sequential_s", "exact_fast_s", "floor_s", "first_order_s"):
         assert (t[col] > 0).all(), col
     np.testing.assert_allclose(t.fast_over_floor, t.exact_fast_s / t.floor_s, rtol=1e-12)
+    np.testing.assert_allclose(t.batched_over_floor, t.exact_batched_s / t.floor_s, rtol=1e-12)
     np.testing.assert_allclose(
         t.sequential_over_fast, t.exact_sequential_s / t.exact_fast_s, rtol=1e-12
     )

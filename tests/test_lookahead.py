@@ -13,6 +13,7 @@ from taskgrouping.benchmarks.timing import RandomProblem
 from taskgrouping.lookahead import (
     Measure,
     clone_optimizer,
+    lookahead_batched,
     lookahead_fast,
     lookahead_losses,
     lookahead_sequential,
@@ -81,11 +82,16 @@ def test_fast_equals_sequential(
     b_fast, a_fast = lookahead_fast(model, optim, prob, x, y, prob.tasks, combos, None, batchnorm)
     np.testing.assert_allclose(b_fast, b_seq, rtol=0, atol=1e-12)
     assert np.max(np.abs(a_fast - a_seq)) <= 1e-6
+    b_bat, a_bat = lookahead_batched(
+        model, optim, prob, x, y, prob.tasks, combos, None, batchnorm, chunk=5
+    )
+    np.testing.assert_allclose(b_bat, b_seq, rtol=0, atol=1e-12)
+    assert np.max(np.abs(a_bat - a_seq)) <= 1e-6
     # the steps are real: every combination moves every task's loss
     assert np.all(np.abs(a_seq - b_seq) > 0)
 
 
-@pytest.mark.parametrize("engine", ["fast", "sequential"])
+@pytest.mark.parametrize("engine", ["fast", "batched", "sequential"])
 def test_held_out_measurement(engine: str) -> None:
     prob, model, optim, x, y = _trained("mlp", "sgd", 1e-2, 2)
     hx, hy = prob.batch(20, seed=99)
@@ -101,7 +107,7 @@ def test_held_out_measurement(engine: str) -> None:
     assert not np.allclose(before, same_b)
 
 
-@pytest.mark.parametrize("engine", ["fast", "sequential"])
+@pytest.mark.parametrize("engine", ["fast", "batched", "sequential"])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_training_state_untouched(engine: str, optimizer: str) -> None:
     prob, model, optim, x, y = _trained("cnn", optimizer, 1e-2, 2)

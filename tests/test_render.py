@@ -171,9 +171,7 @@ def test_gains_over_time_writes_png_and_rejects_bad_tables(tmp_path: Path) -> No
         steps, index=False
     )
     seeds = tmp_path / "seeds.csv"
-    pd.DataFrame([(0, 1, 0.9)], columns=["seed_a", "seed_b", "spearman"]).to_csv(
-        seeds, index=False
-    )
+    pd.DataFrame([(0, 1, 0.9)], columns=["seed_a", "seed_b", "spearman"]).to_csv(seeds, index=False)
     out = tmp_path / "over_time.png"
     plot_gains_over_time(steps, seeds, ["t0", "t1", "t2"], out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -14,9 +14,10 @@ One CSV, two parts (column ``part``). Every time is a median over ``repeats`` ca
     ``mtl_step_s``
         One plain training step: forward of all tasks, backward of the summed loss,
         ``optimizer.step()`` (SGD with momentum; its state comes from two real steps first).
-    ``exact_sequential_s``, ``exact_fast_s``
-        One exact probing step over the ``C`` combinations with the ``sequential`` (reference)
-        and the ``fast`` engine of :func:`taskgrouping.lookahead.lookahead_losses`.
+    ``exact_sequential_s``, ``exact_fast_s``, ``exact_batched_s``
+        One exact probing step over the ``C`` combinations with the ``sequential`` (reference),
+        the ``fast`` and the ``batched`` (vmap) engine of
+        :func:`taskgrouping.lookahead.lookahead_losses`.
     ``floor_s``
         The work no exact engine can avoid: one training-mode forward, ``n`` backward passes
         (``torch.autograd.grad`` of each task's loss on the encoder and its head, retaining the
@@ -24,12 +25,15 @@ One CSV, two parts (column ``part``). Every time is a median over ``repeats`` ca
         the ``C`` updated parameter sets and the loss arithmetic.
     ``first_order_s``
         One first-order probing step (:func:`taskgrouping.affinity.first_order_gains_step`).
-    ``fast_over_floor``, ``sequential_over_fast``, ``exact_fast_in_mtl_steps``
-        ``exact_fast_s / floor_s``, ``exact_sequential_s / exact_fast_s``,
-        ``exact_fast_s / mtl_step_s``.
+    ``fast_over_floor``, ``batched_over_floor``, ``sequential_over_fast``,
+    ``exact_fast_in_mtl_steps``
+        ``exact_fast_s / floor_s``, ``exact_batched_s / floor_s``,
+        ``exact_sequential_s / exact_fast_s``, ``exact_fast_s / mtl_step_s``. The floor evaluates
+        the ``C`` models one after another, so a batched engine can beat it.
     ``max_abs_diff_fast_vs_sequential``
-        Largest absolute difference between the two engines' losses (before and after every
-        combination's step) at the timed probing step, in the model's dtype (float32).
+        Largest absolute difference between the fast or batched and the sequential engine's
+        losses (before and after every combination's step) at the timed probing step, in the
+        model's dtype (float32).
     ``repeats_sequential``
         Timed calls behind ``exact_sequential_s`` (fewer where one call is slow).
 
@@ -133,9 +137,11 @@ TIMING_COLUMNS = (
     "mtl_step_s",
     "exact_sequential_s",
     "exact_fast_s",
+    "exact_batched_s",
     "floor_s",
     "first_order_s",
     "fast_over_floor",
+    "batched_over_floor",
     "sequential_over_fast",
     "exact_fast_in_mtl_steps",
     "max_abs_diff_fast_vs_sequential",
@@ -352,6 +358,7 @@ def time_probing(model_name: str, n_tasks: int, grid: Mapping[str, Any]) -> dict
         {
             "mtl_step_s": lambda: mtl_step(step_model, step_opt, bench, x, y, tasks),
             "exact_fast_s": probe("fast"),
+            "exact_batched_s": probe("batched"),
             "exact_sequential_s": probe("sequential"),
             "floor_s": lambda: floor_step(model, bench, x, y, tasks, len(combos)),
             "first_order_s": lambda: first_order_step(model, bench, x, y, tasks, lr),
@@ -364,7 +371,11 @@ def time_probing(model_name: str, n_tasks: int, grid: Mapping[str, Any]) -> dict
     mtl_s, fast_s, floor_s = (timed[k][0] for k in ("mtl_step_s", "exact_fast_s", "floor_s"))
     sequential_s, sequential_calls = timed["exact_sequential_s"]
     first_order_s = timed["first_order_s"][0]
-    diff = max(float(np.max(np.abs(results["fast"][k] - results["sequential"][k]))) for k in (0, 1))
+    diff = max(
+        float(np.max(np.abs(results[e][k] - results["sequential"][k])))
+        for k in (0, 1)
+        for e in ("fast", "batched")
+    )
     row = {
         "part": "timing",
         "model": model_name,
@@ -376,9 +387,11 @@ def time_probing(model_name: str, n_tasks: int, grid: Mapping[str, Any]) -> dict
         "mtl_step_s": mtl_s,
         "exact_sequential_s": sequential_s,
         "exact_fast_s": fast_s,
+        "exact_batched_s": timed["exact_batched_s"][0],
         "floor_s": floor_s,
         "first_order_s": first_order_s,
         "fast_over_floor": fast_s / floor_s,
+        "batched_over_floor": timed["exact_batched_s"][0] / floor_s,
         "sequential_over_fast": sequential_s / fast_s,
         "exact_fast_in_mtl_steps": fast_s / mtl_s,
         "max_abs_diff_fast_vs_sequential": diff,

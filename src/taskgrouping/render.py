@@ -810,6 +810,7 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
         "mtl_step_s": ("training step", "tab:gray", "s"),
         "exact_sequential_s": ("exact, sequential engine", "tab:blue", "^"),
         "exact_fast_s": ("exact, fast engine", "tab:red", "o"),
+        "exact_batched_s": ("exact, batched (vmap) engine", "tab:orange", "v"),
         "floor_s": ("floor (n backward + C forward)", "black", "x"),
         "first_order_s": ("first-order estimate", "tab:green", "D"),
     }
