@@ -12,6 +12,20 @@ from typing import Any
 import jsonschema
 import yaml
 
+#: Channels of every ETT file, in column order after ``date``: the ``ett`` benchmark's tasks.
+ETT_CHANNELS: tuple[str, ...] = ("HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
+
+#: Rows per 30-day month of each ETT file (hourly and 15-minute sampling).
+ETT_ROWS_PER_MONTH: dict[str, int] = {
+    "ETTh1": 30 * 24,
+    "ETTh2": 30 * 24,
+    "ETTm1": 30 * 24 * 4,
+    "ETTm2": 30 * 24 * 4,
+}
+
+#: Benchmarks whose data stage writes a planted partition (``data/truth.json``).
+PLANTED_TRUTH: tuple[str, ...] = ("synthetic",)
+
 
 class ConfigError(ValueError):
     """A configuration value is not accepted; the message names the key, the value and the rule."""
@@ -108,6 +122,32 @@ def _check_synthetic(block: Mapping[str, Any]) -> None:
         )
 
 
+def _check_ett(block: Mapping[str, Any]) -> None:
+    month = ETT_ROWS_PER_MONTH[block["dataset"]]
+    seq_len, pred_len = block["seq_len"], block["pred_len"]
+    train_rows, val_rows = 12 * month, 4 * month
+    if seq_len + pred_len > train_rows:
+        raise ConfigError(
+            f"ett.seq_len + ett.pred_len = {seq_len + pred_len} exceeds the {train_rows} "
+            f"training rows of {block['dataset']}"
+        )
+    if pred_len > val_rows:
+        raise ConfigError(
+            f"ett.pred_len = {pred_len} exceeds the {val_rows} validation rows of "
+            f"{block['dataset']}"
+        )
+    model = block["model"]
+    if model["patch_len"] > seq_len:
+        raise ConfigError(
+            f"ett.model.patch_len = {model['patch_len']} exceeds ett.seq_len = {seq_len}"
+        )
+    if model["d_model"] % model["n_heads"]:
+        raise ConfigError(
+            f"ett.model.d_model = {model['d_model']} is not divisible by "
+            f"ett.model.n_heads = {model['n_heads']}"
+        )
+
+
 def _check_probe(block: Mapping[str, Any], tasks: list[str], bench: str) -> None:
     spec = block["higher_order"]
     if isinstance(spec, str) and spec != "triples":
@@ -136,10 +176,20 @@ def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
     """Task names of benchmark ``bench`` under the config, in benchmark order.
 
     Derived from the config alone (no data, no torch), so the workflow can plan its jobs anywhere.
+    ETT tasks are channels, always in the file's column order whatever order ``ett.tasks`` lists
+    them in, so that a group has one canonical key.
     """
     if bench == "synthetic":
         return [f"t{i}" for i in range(int(cfg["synthetic"]["n_tasks"]))]
+    if bench == "ett":
+        chosen = cfg["ett"].get("tasks")
+        return [c for c in ETT_CHANNELS if chosen is None or c in chosen]
     raise ConfigError(f"unknown benchmark {bench!r}")
+
+
+def has_planted_truth(bench: str) -> bool:
+    """Whether benchmark ``bench`` writes a planted partition (``data/truth.json``)."""
+    return bench in PLANTED_TRUTH
 
 
 def n_tasks_of(cfg: Mapping[str, Any], bench: str) -> int:
@@ -148,12 +198,17 @@ def n_tasks_of(cfg: Mapping[str, Any], bench: str) -> int:
 
 
 def budgets_of(cfg: Mapping[str, Any], bench: str) -> list[int]:
-    """Budgets (maximum number of networks) to evaluate for ``bench``, sorted."""
+    """Budgets (maximum number of networks) to evaluate for ``bench``, sorted.
+
+    Unless configured: 1 .. n_clusters + 1 for ``synthetic``, 1 .. n_tasks otherwise.
+    """
     block = cfg[bench]
     if block.get("budgets") is not None:
         return sorted(int(b) for b in block["budgets"])
     n = n_tasks_of(cfg, bench)
-    return list(range(1, min(n, int(block["n_clusters"]) + 1) + 1))
+    if bench == "synthetic":
+        return list(range(1, min(n, int(block["n_clusters"]) + 1) + 1))
+    return list(range(1, n + 1))
 
 
 def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -172,6 +227,8 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     for bench in cfg["benchmarks"]:
         if bench == "synthetic":
             _check_synthetic(cfg[bench])
+        if bench == "ett":
+            _check_ett(cfg[bench])
         n = n_tasks_of(cfg, bench)
         cap = cfg["grouping"]["max_group_size"]
         for b in budgets_of(cfg, bench):

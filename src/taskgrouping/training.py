@@ -71,19 +71,42 @@ def task_losses(
 
 
 @torch.no_grad()
+def split_metrics(
+    model: MultiTaskNet,
+    bench: Benchmark,
+    split: Split,
+    tasks: Sequence[str],
+    batch_size: int,
+    *,
+    extras: bool = True,
+) -> dict[str, dict[str, float]]:
+    """Means over a whole split of the evaluation metric and, with ``extras``, of the
+    benchmark's extra metrics: ``{"metric": {task: value}, <extra name>: {task: value}, ...}``.
+    """
+    was_training = model.training
+    model.eval()
+    sums: dict[str, torch.Tensor] = {"metric": torch.zeros(len(tasks), dtype=torch.float64)}
+    for x, y in split.batches(batch_size):
+        out = model(x, tasks)
+        for k, t in enumerate(tasks):
+            target = y[:, bench.task_index(t)]
+            sums["metric"][k] += bench.metric_sums(out[t], target).double()
+            if extras:
+                for name, value in bench.extra_metric_sums(out[t], target).items():
+                    sums.setdefault(name, torch.zeros(len(tasks), dtype=torch.float64))
+                    sums[name][k] += value.double()
+    model.train(was_training)
+    return {
+        name: {t: float(total[k]) / len(split) for k, t in enumerate(tasks)}
+        for name, total in sums.items()
+    }
+
+
 def evaluate(
     model: MultiTaskNet, bench: Benchmark, split: Split, tasks: Sequence[str], batch_size: int
 ) -> dict[str, float]:
     """Mean evaluation metric of every task in ``tasks`` over a whole split."""
-    was_training = model.training
-    model.eval()
-    sums = torch.zeros(len(tasks), dtype=torch.float64)
-    for x, y in split.batches(batch_size):
-        out = model(x, tasks)
-        for k, t in enumerate(tasks):
-            sums[k] += bench.metric_sums(out[t], y[:, bench.task_index(t)]).double()
-    model.train(was_training)
-    return {t: float(sums[k]) / len(split) for k, t in enumerate(tasks)}
+    return split_metrics(model, bench, split, tasks, batch_size, extras=False)["metric"]
 
 
 def check_finite(losses: torch.Tensor, tasks: Sequence[str], step: int, group: str) -> None:
@@ -110,6 +133,8 @@ class TrainResult:
     steps: int
     restart: int
     restart_val_totals: list[float]
+    extra: dict[str, dict[str, dict[str, float]]]
+    """The benchmark's extra metrics of the kept run: split -> metric name -> task -> mean."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +147,7 @@ class TrainResult:
             "steps": self.steps,
             "restart": self.restart,
             "restart_val_totals": self.restart_val_totals,
+            "extra": self.extra,
         }
 
 
@@ -199,14 +225,16 @@ def train_group(
     best = min(range(len(runs)), key=totals.__getitem__)
     model, _, best_epoch, epochs_run, steps = runs[best]
     eval_bs = int(cfg["eval_batch_size"])
+    scores = {s: split_metrics(model, bench, splits[s], tasks, eval_bs) for s in ("val", "test")}
     return TrainResult(
         group=key,
         tasks=tasks,
-        val=evaluate(model, bench, splits["val"], tasks, eval_bs),
-        test=evaluate(model, bench, splits["test"], tasks, eval_bs),
+        val=scores["val"].pop("metric"),
+        test=scores["test"].pop("metric"),
         best_epoch=best_epoch,
         epochs_run=epochs_run,
         steps=steps,
         restart=best,
         restart_val_totals=totals,
+        extra=scores,
     )

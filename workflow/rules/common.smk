@@ -14,6 +14,7 @@ os.environ.update(
 from taskgrouping.config import (
     ConfigError,
     budgets_of,
+    has_planted_truth,
     tasks_of as _config_tasks,
     validate_config,
 )
@@ -42,23 +43,40 @@ def tasks_of(bench):
     return _config_tasks(config, bench)
 
 
+# Where a benchmark's data file is found, not what it holds (a checksum pins that): only the data
+# stage reads these keys, so moving a local copy does not retrain any network.
+SOURCE_KEYS = ("local_path", "data_dir", "download")
+
+
 def data_params(bench):
-    """The config block that defines a benchmark's data (not model, training or probing)."""
-    return {
+    """The config block that defines a benchmark's data (not model, training or probing).
+
+    A ``data_dir`` left null becomes the folder of local data copies (``shared_data_dir``).
+    """
+    params = {
         k: v
         for k, v in config[bench].items()
         if k not in ("model", "train", "probe", "budgets")
     }
+    if "data_dir" in params:
+        params["data_dir"] = shared_data_dir(params["data_dir"])
+    return params
 
 
 def train_params(bench):
     """What a group network depends on: data, model and training recipe."""
-    return {k: v for k, v in config[bench].items() if k not in ("probe", "budgets")}
+    return {
+        k: v
+        for k, v in config[bench].items()
+        if k not in ("probe", "budgets", *SOURCE_KEYS)
+    }
 
 
 def probe_params(bench):
     """What the probing run depends on: training params plus the probing settings."""
-    return {k: v for k, v in config[bench].items() if k != "budgets"}
+    return {
+        k: v for k, v in config[bench].items() if k not in ("budgets", *SOURCE_KEYS)
+    }
 
 
 def probe_base_params(bench):
@@ -138,14 +156,32 @@ def chosen_group_keys(bench):
     return sorted(keys, key=lambda k: (k.count("+"), k))
 
 
-def local_data_dir():
-    """Folder of locally provided public data (measured tables): config, env var, or ../shared/data."""
-    configured = config["tables"]["data_dir"] or os.environ.get(
-        "TASKGROUPING_SHARED_DATA"
-    )
+def shared_data_dir(configured):
+    """Folder of local copies of public data: ``configured`` (a config key) when set, else the
+    environment variable TASKGROUPING_SHARED_DATA, else ../shared/data beside the checkout.
+    """
+    configured = configured or os.environ.get("TASKGROUPING_SHARED_DATA")
     if configured:
         return str(Path(configured).resolve())
     return str((Path(workflow.basedir) / ".." / "shared" / "data").resolve())
+
+
+def local_data_dir():
+    """Folder of locally provided public data (measured tables): config, env var, or ../shared/data."""
+    return shared_data_dir(config["tables"]["data_dir"])
+
+
+def benchmark_pattern(planted):
+    """Wildcard pattern of the configured benchmarks with (or without) a planted truth."""
+    names = [b for b in config["benchmarks"] if has_planted_truth(b) == planted]
+    return "|".join(names) or "(?!)"
+
+
+def truth_input(wc):
+    """The planted partition of a benchmark that has one, as ``truth``; else nothing."""
+    if has_planted_truth(wc.bench):
+        return {"truth": f"results/{wc.bench}/data/truth.json"}
+    return {}
 
 
 def figure_files(bench):

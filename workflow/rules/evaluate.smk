@@ -1,6 +1,6 @@
 rule evaluate_groups:
     input:
-        truth="results/{bench}/data/truth.json",
+        unpack(truth_input),
         groups=lambda wc: [group_file(wc.bench, m, b) for m, b in selections(wc.bench)],
         metrics=lambda wc: [
             metrics_file(wc.bench, k) for k in chosen_group_keys(wc.bench)

@@ -1,10 +1,10 @@
 rule render_figures:
     input:
+        unpack(truth_input),
         gains=lambda wc: gains_file(wc.bench, "ours"),
         steps=lambda wc: gains_file(wc.bench, "ours").replace(".csv", "_steps.csv"),
         seeds=lambda wc: gains_file(wc.bench, "ours").replace(".csv", "_seeds.csv"),
         totals="results/{bench}/totals.csv",
-        truth="results/{bench}/data/truth.json",
         groups=lambda wc: [group_file(wc.bench, m, b) for m, b in selections(wc.bench)],
     output:
         gains=report(

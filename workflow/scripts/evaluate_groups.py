@@ -8,5 +8,5 @@ with logged(snakemake.log[0]):
         snakemake.input.metrics,
         snakemake.output.summary,
         snakemake.output.totals,
-        truth_json=snakemake.input.truth,
+        truth_json=snakemake.input.get("truth"),
     )

@@ -8,7 +8,7 @@ with logged(snakemake.log[0]):
         snakemake.input.groups,
         snakemake.params.tasks,
         dict(snakemake.output.items()),
-        truth_json=snakemake.input.truth,
+        truth_json=snakemake.input.get("truth"),
         steps_csv=snakemake.input.steps,
         seeds_csv=snakemake.input.seeds,
     )

@@ -6,9 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from taskgrouping.benchmarks.base import Benchmark, Split
+from taskgrouping.benchmarks.ett import ETTBenchmark
 from taskgrouping.benchmarks.synthetic import SyntheticBenchmark
 
-REGISTRY: dict[str, type[Benchmark]] = {SyntheticBenchmark.name: SyntheticBenchmark}
+REGISTRY: dict[str, type[Benchmark]] = {
+    SyntheticBenchmark.name: SyntheticBenchmark,
+    ETTBenchmark.name: ETTBenchmark,
+}
 
 
 def get_benchmark(name: str, params: Mapping[str, Any]) -> Benchmark:
@@ -20,4 +24,11 @@ def get_benchmark(name: str, params: Mapping[str, Any]) -> Benchmark:
     return cls(params)
 
 
-__all__ = ["REGISTRY", "Benchmark", "Split", "SyntheticBenchmark", "get_benchmark"]
+__all__ = [
+    "REGISTRY",
+    "Benchmark",
+    "ETTBenchmark",
+    "Split",
+    "SyntheticBenchmark",
+    "get_benchmark",
+]

@@ -31,8 +31,12 @@ class Split:
     x
         Inputs, first dimension = samples.
     y
-        Targets of every task of the benchmark, shape ``(samples, n_tasks)``; column ``k``
-        belongs to the benchmark's ``k``-th task.
+        Targets of every task of the benchmark, shape ``(samples, n_tasks, *target_shape)``:
+        ``(samples, n_tasks)`` for scalar targets, ``(samples, n_tasks, pred_len)`` for
+        forecasts; ``y[:, k]`` belongs to the benchmark's ``k``-th task.
+
+    Either tensor may be a strided view (overlapping sliding windows of one series); indexing a
+    batch copies only that batch.
     """
 
     x: torch.Tensor
@@ -103,5 +107,19 @@ class Benchmark(ABC):
         return F.mse_loss(pred.reshape(target.shape), target)
 
     def metric_sums(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Sum over the batch of the evaluation metric (lower is better); default squared error."""
-        return ((pred.reshape(target.shape) - target) ** 2).sum()
+        """Sum over the batch of the evaluation metric (lower is better).
+
+        Default: each sample's squared error, averaged over the target's own dimensions (a
+        forecast's horizon), so that the metric over a split is its mean squared error.
+        """
+        err = (pred.reshape(target.shape) - target) ** 2
+        return err.reshape(err.shape[0], -1).mean(dim=1).sum()
+
+    def extra_metric_sums(
+        self, pred: torch.Tensor, target: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        """Sums over the batch of further metrics to report (never used to train or select).
+
+        Maps a metric name to its batch sum, like :meth:`metric_sums`; none unless overridden.
+        """
+        return {}
