@@ -40,6 +40,7 @@ TINY = {
     "collection_epochs": 2,
     "collection_seeds": [0],
     "lazy": {"every": 3, "sample": None},
+    "ett_seeds": [],
 }
 
 
@@ -59,7 +60,7 @@ def test_csv_has_every_documented_column_and_one_row_per_case(bench_files) -> No
     assert (timing.n_tasks == 3).all() and (timing.n_combos == 6).all()
     assert (timing.threads == 1).all()
     collection = table[table.part == "collection"]
-    assert list(collection.setting) == ["full", "lazy_sampled", "first_order"]
+    assert list(collection.setting) == ["full", "lazy_sampled", "lazy_first_order", "first_order"]
     assert png.stat().st_size > 5_000
 
 
@@ -167,3 +168,15 @@ def test_rule_is_in_the_workflow(tmp_path: Path) -> None:
     assert re.findall(r"^rule (\w+):", proc.stdout, re.MULTILINE) == ["bench_probe"]
     assert "output: results/bench/probe.csv, figures/bench/probe.png" in proc.stdout
     assert not (tmp_path / "results").exists()
+
+
+def test_ett_collection_is_skipped_without_data(tmp_path: Path) -> None:
+    import yaml
+
+    from taskgrouping.bench_probe import DEFAULT_GRID, compare_collection
+
+    preset = yaml.safe_load((ROOT / "workflow/presets/ett-cpu.yaml").read_text())
+    preset["ett"].update(download=False, data_dir=str(tmp_path))
+    path = tmp_path / "preset.yaml"
+    path.write_text(yaml.safe_dump(preset))
+    assert compare_collection({**DEFAULT_GRID, "ett_preset": str(path)}, 0, "ett") == []

@@ -823,10 +823,11 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
     timing = df[df["part"] == "timing"]
     collection = df[df["part"] == "collection"]
     models = sorted(timing["model"].unique())
+    n_coll = max(1, collection["model"].nunique())
     fig, axes = plt.subplots(
         1,
-        len(models) + 1,
-        figsize=(4.8 * (len(models) + 1), 4.4),
+        len(models) + n_coll,
+        figsize=(4.8 * (len(models) + n_coll), 4.4),
         squeeze=False,
         layout="constrained",
     )
@@ -842,14 +843,17 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
         ax.set_title(f"{model}: batch {int(part['batch_size'].iloc[0])}, {threads} thread(s)")
         ax.grid(alpha=0.3, which="both")
     axes[0][0].legend(fontsize="small")
-    ax = axes[0][-1]
-    if collection.empty:
-        ax.set_axis_off()
-    else:
-        settings = list(dict.fromkeys(collection["setting"]))
+    coll_models = list(dict.fromkeys(collection["model"])) or [None]
+    for panel, coll_model in enumerate(coll_models):
+        ax = axes[0][len(models) + panel]
+        part = collection[collection["model"] == coll_model]
+        if part.empty:
+            ax.set_axis_off()
+            continue
+        settings = list(dict.fromkeys(part["setting"]))
         colors = sns.color_palette("tab10", len(settings))
         for k, setting in enumerate(settings):
-            rows = collection[collection["setting"] == setting]
+            rows = part[part["setting"] == setting]
             pct = 100 * rows["overhead_fraction"].to_numpy(float)
             offsets = np.linspace(-0.15, 0.15, len(pct)) if len(pct) > 1 else np.zeros(1)
             ax.scatter(k + offsets, pct, color=colors[k], s=18, zorder=3)
@@ -857,13 +861,15 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
             ax.hlines(median, k - 0.3, k + 0.3, color=colors[k], linewidth=2)
             text = f"{median:.3g}%"
             if setting != "full":
-                same = rows["same_groups_at_planted"].astype(str).str.lower() == "true"
+                planted = rows["same_groups_at_planted"].astype(str).str.lower()
+                same = planted == "true"
                 same_all = rows["same_groups_all_budgets"].astype(str).str.lower() == "true"
                 text += (
-                    f"\nrank corr {rows['rank_corr_with_full'].median():.2f}"
-                    f"\nsame groups as full:\n{int(same.sum())}/{len(rows)} at planted k"
-                    f"\n{int(same_all.sum())}/{len(rows)} at all budgets"
+                    f"\nrank corr {rows['rank_corr_with_full'].median():.2f}\nsame groups as full:"
                 )
+                if planted.isin(["true", "false"]).any():
+                    text += f"\n{int(same.sum())}/{len(rows)} at planted k"
+                text += f"\n{int(same_all.sum())}/{len(rows)} at all budgets"
             ax.annotate(
                 text,
                 (k, pct.max()),
@@ -877,13 +883,11 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
         ax.set_yscale("log")
         ax.set_ylim(1, 1e5)
         ax.set_xlim(-0.6, len(settings) - 0.4)
-        ax.set_xticks(range(len(settings)), settings)
+        ax.set_xticks(range(len(settings)), [s.replace("_", "\n") for s in settings])
         ax.set_ylabel("probing time / training time (%)")
-        n_seeds = collection["seed"].nunique()
-        epochs = int(collection["epochs"].iloc[0])
         ax.set_title(
-            f"synthetic, n = {int(collection['n_tasks'].iloc[0])}, {epochs} epochs: "
-            f"{n_seeds} seed(s)"
+            f"{coll_model}, n = {int(part['n_tasks'].iloc[0])}, "
+            f"{int(part['epochs'].iloc[0])} epochs: {part['seed'].nunique()} seed(s)"
         )
         ax.grid(alpha=0.3, axis="y", which="both")
         ax.legend(fontsize="small", loc="upper right")
