@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from taskgrouping.affinity import first_order_gains_step, tag_affinity_step, tag_cosine_step
-from taskgrouping.probe import lookahead_losses, singles_and_pairs, step_gains
+from taskgrouping.probe import lookahead_losses, step_gains
 from tests.test_probe import X, Y, _hand_grads, _hand_losses, _Linear
 
 
@@ -40,22 +40,27 @@ def test_cosine_variant_equals_hand_computation() -> None:
     assert cos[0, 0] == pytest.approx(1.0, rel=1e-6)
 
 
+@pytest.mark.parametrize("reference", ["single", "doubled"])
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
-def test_first_order_estimate_matches_exact_gains_as_lr_shrinks(momentum: float) -> None:
+def test_first_order_estimate_matches_exact_gains_as_lr_shrinks(
+    momentum: float, reference: str
+) -> None:
     torch.set_default_dtype(torch.float64)
     try:
         bench = _Linear({})
+        combos = [(0,), (1,), (0, 0), (1, 1), (0, 1)]
         errors = []
         for lr in (1e-2, 1e-3, 1e-4):
             model = bench.build_model(["a", "b"]).double()
             opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
             exact = step_gains(
-                *lookahead_losses(
-                    model, opt, bench, X.double(), Y.double(), ["a", "b"], singles_and_pairs(2)
-                ),
-                singles_and_pairs(2),
+                *lookahead_losses(model, opt, bench, X.double(), Y.double(), ["a", "b"], combos),
+                combos,
+                reference,
             )
-            approx = first_order_gains_step(model, bench, X.double(), Y.double(), ["a", "b"], lr)
+            approx = first_order_gains_step(
+                model, bench, X.double(), Y.double(), ["a", "b"], lr, reference
+            )
             errors.append(np.abs(approx.numpy() - exact).max() / np.abs(exact).max())
         # The relative error is O(lr): ten times smaller step, about ten times smaller error.
         assert errors[1] < 0.2 * errors[0] and errors[2] < 0.2 * errors[1]

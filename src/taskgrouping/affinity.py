@@ -40,13 +40,29 @@ def shared_gradients(
     grads
         Shape ``(n, p)``: row ``k`` is task ``k``'s gradient over the ``p`` encoder parameters.
     """
+    losses, grads, _ = _gradients(model, bench, x, y, tasks)
+    return losses, grads
+
+
+def _gradients(
+    model: MultiTaskNet, bench: Benchmark, x: torch.Tensor, y: torch.Tensor, tasks: Sequence[str]
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`shared_gradients` plus each task's squared gradient norm on its own head."""
     params = [p for p in model.encoder.parameters() if p.requires_grad]
     losses = task_losses(model, bench, x, y, tasks)
-    rows = []
-    for k in range(len(tasks)):
-        grads = torch.autograd.grad(losses[k], params, retain_graph=k < len(tasks) - 1)
-        rows.append(torch.cat([g.reshape(-1) for g in grads]))
-    return losses.detach(), torch.stack(rows)
+    rows, head_sq = [], []
+    for k, task in enumerate(tasks):
+        head = [p for p in model.heads[task].parameters() if p.requires_grad]
+        grads = torch.autograd.grad(
+            losses[k], params + head, retain_graph=k < len(tasks) - 1, allow_unused=True
+        )
+        flat = [
+            torch.zeros_like(p) if g is None else g
+            for p, g in zip(params + head, grads, strict=True)
+        ]
+        rows.append(torch.cat([g.reshape(-1) for g in flat[: len(params)]]))
+        head_sq.append(sum((g * g).sum() for g in flat[len(params) :]))
+    return losses.detach(), torch.stack(rows), torch.stack(head_sq).to(losses.dtype)
 
 
 def tag_affinity_step(
@@ -95,9 +111,21 @@ def first_order_gains_step(
     y: torch.Tensor,
     tasks: Sequence[str],
     lr: float,
+    reference: str = "single",
 ) -> torch.Tensor:
-    """First-order estimate of the lookahead gains, ``lr <g_i, g_j> / L_j`` (zero diagonal)."""
-    losses, grads = shared_gradients(model, bench, x, y, tasks)
-    gains = lr * (grads @ grads.T) / losses.unsqueeze(0)
+    """First-order estimate of the lookahead gains (zero diagonal).
+
+    ``lr <g_i, g_j> / L_j`` against the single reference step ``{j}`` (shared-encoder
+    gradients). Against the doubled step ``(j, j)`` the encoder steps differ by
+    ``-lr (g_i - g_j)`` and task ``j``'s head step by ``-lr h_j`` (its head gradient), giving
+    ``lr (<g_i - g_j, g_j> - |h_j|^2) / L_j``.
+    """
+    if reference not in ("single", "doubled"):
+        raise ValueError(f"reference {reference!r} is not one of ['single', 'doubled']")
+    losses, grads, head_sq = _gradients(model, bench, x, y, tasks)
+    inner = grads @ grads.T
+    if reference == "doubled":
+        inner = inner - (inner.diagonal() + head_sq).unsqueeze(0)
+    gains = lr * inner / losses.unsqueeze(0)
     gains.fill_diagonal_(0.0)
     return gains

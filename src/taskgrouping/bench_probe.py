@@ -441,23 +441,11 @@ def collect_gains(
     options: ProbeOptions,
     seed: int,
 ) -> tuple[pd.DataFrame, BaseRunStats]:
-    """The gain matrix of one base run with ``options`` and the run's cost.
+    """The gain matrix of one base run with ``options`` and the run's cost."""
+    from taskgrouping.probe import probe_in_process
 
-    The same collection as :func:`taskgrouping.probe.run_probe`, which does not return the cost.
-    """
-    from taskgrouping.probe import base_run, estimate_point, probe_point, records_and_gains
-
-    rows: list[tuple[Any, ...]] = []
-    lr = float(train_cfg["lr"])
-
-    def on_point(point: Any, model: MultiTaskNet, opt: torch.optim.Optimizer) -> None:
-        if options.estimator == "exact":
-            rows.extend(probe_point(point, model, opt, bench, splits, options))
-        else:
-            rows.extend(estimate_point(point, model, bench, splits, options, lr))
-
-    stats = base_run(bench, splits, train_cfg, options, seed, on_point)
-    return records_and_gains(rows, bench.tasks, options)[1], stats
+    _, gains, stats = probe_in_process(bench, splits, train_cfg, options, seed)
+    return gains, stats
 
 
 def partitions(

@@ -47,7 +47,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -318,6 +318,82 @@ def task_gradients(
     return losses.detach(), enc_grads, head_grads
 
 
+@dataclass
+class _Prepared:
+    """What the closed-form engines share: measured batch, update rules, per-task gradients."""
+
+    mx: torch.Tensor
+    my: torch.Tensor
+    rules: dict[int, _Rule]
+    enc_grads: list[list[torch.Tensor]]
+    head_grads: list[list[torch.Tensor]]
+    before: np.ndarray
+    enc_named: list[tuple[str, torch.nn.Parameter]]
+    head_named: list[list[tuple[str, torch.nn.Parameter]]]
+    _heads: dict[tuple[int, int], list[torch.Tensor]] = field(default_factory=dict)
+
+    def head_step(self, t: int, mult: int) -> list[torch.Tensor]:
+        """Task ``t``'s head parameters after the step with gradient ``mult`` times its own.
+
+        A head moves only with its own task's gradient, so one version per (task, multiplicity)
+        serves every combination; ``mult = 0`` gives the unchanged parameters.
+        """
+        if mult == 0:
+            return [p.detach() for _, p in self.head_named[t]]
+        if (t, mult) not in self._heads:
+            self._heads[(t, mult)] = [
+                self.rules[id(p)].apply(g if mult == 1 else g.mul(mult))
+                for (_, p), g in zip(self.head_named[t], self.head_grads[t], strict=True)
+            ]
+        return self._heads[(t, mult)]
+
+    def encoder_grad(self, e: int, mult: Sequence[int]) -> torch.Tensor:
+        """Gradient of encoder parameter ``e`` for a combination with multiplicities ``mult``.
+
+        Summed over the members in task order, independently of any other combination.
+        """
+        grad = None
+        for t, m in enumerate(mult):
+            if m:
+                g = self.enc_grads[t][e] if m == 1 else self.enc_grads[t][e].mul(m)
+                grad = g.clone() if grad is None else grad.add_(g)
+        assert grad is not None
+        return grad
+
+
+def _prepare(
+    model: MultiTaskNet,
+    optimizer: torch.optim.Optimizer,
+    bench: Benchmark,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    tasks: list[str],
+    measure: Measure | None,
+    batchnorm: BatchNormMode,
+) -> _Prepared:
+    mx = x if measure is None or measure.x is None else measure.x
+    my = y if measure is None or measure.y is None else measure.y
+    rules = _rules(optimizer)
+    losses, enc_grads, head_grads = task_gradients(model, bench, x, y, tasks)
+    if mx is x and my is y and batchnorm == "batch":
+        before = losses.double().numpy()
+    else:
+        before = measured_losses(model, bench, mx, my, tasks, batchnorm)
+    return _Prepared(
+        mx,
+        my,
+        rules,
+        enc_grads,
+        head_grads,
+        before,
+        [(name, p) for name, p in model.encoder.named_parameters() if p.requires_grad],
+        [
+            [(name, p) for name, p in model.heads[t].named_parameters() if p.requires_grad]
+            for t in tasks
+        ],
+    )
+
+
 def lookahead_fast(
     model: MultiTaskNet,
     optimizer: torch.optim.Optimizer,
@@ -332,31 +408,7 @@ def lookahead_fast(
     """Fast engine: per-task gradients once, closed-form updates, functional evaluation."""
     tasks = list(tasks)
     n = len(tasks)
-    mx = x if measure is None or measure.x is None else measure.x
-    my = y if measure is None or measure.y is None else measure.y
-    same_batch = mx is x and my is y
-    rules = _rules(optimizer)
-    losses, enc_grads, head_grads = task_gradients(model, bench, x, y, tasks)
-    if same_batch and batchnorm == "batch":
-        before = losses.double().numpy()
-    else:
-        before = measured_losses(model, bench, mx, my, tasks, batchnorm)
-    enc_named = [(name, p) for name, p in model.encoder.named_parameters() if p.requires_grad]
-    head_named = [
-        [(name, p) for name, p in model.heads[t].named_parameters() if p.requires_grad]
-        for t in tasks
-    ]
-    # heads move only with their own task's gradient (times its multiplicity): one per (task, m)
-    head_cache: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
-
-    def head_params(t: int, mult: int) -> dict[str, torch.Tensor]:
-        if (t, mult) not in head_cache:
-            head_cache[(t, mult)] = {
-                name: rules[id(p)].apply(g if mult == 1 else g.mul(mult))
-                for (name, p), g in zip(head_named[t], head_grads[t], strict=True)
-            }
-        return head_cache[(t, mult)]
-
+    prep = _prepare(model, optimizer, bench, x, y, tasks, measure, batchnorm)
     buffers = {name: b.detach().clone() for name, b in model.encoder.named_buffers()}
     head_buffers = [
         {name: b.detach().clone() for name, b in model.heads[t].named_buffers()} for t in tasks
@@ -365,28 +417,23 @@ def lookahead_fast(
     with torch.no_grad(), _mode(model, batchnorm == "batch"):
         for k, combo in enumerate(combos):
             mult = counts(combo, n)
-            members = [t for t in range(n) if mult[t]]
-            enc_params = {}
-            for e, (name, p) in enumerate(enc_named):
-                grad = None
-                for t in members:  # fixed order: the result does not depend on other combos
-                    g = enc_grads[t][e] if mult[t] == 1 else enc_grads[t][e].mul(mult[t])
-                    grad = g.clone() if grad is None else grad.add_(g)
-                assert grad is not None
-                enc_params[name] = rules[id(p)].apply(grad)
-            rep = functional_call(model.encoder, {**enc_params, **buffers}, (mx,))
+            enc_params = {
+                name: prep.rules[id(p)].apply(prep.encoder_grad(e, mult))
+                for e, (name, p) in enumerate(prep.enc_named)
+            }
+            rep = functional_call(model.encoder, {**enc_params, **buffers}, (prep.mx,))
             outputs = {}
             for t, task in enumerate(tasks):
                 head = model.heads[task]
                 if mult[t]:
-                    outputs[task] = functional_call(
-                        head, {**head_params(t, mult[t]), **head_buffers[t]}, (rep,)
-                    )
+                    names = [name for name, _ in prep.head_named[t]]
+                    stepped = dict(zip(names, prep.head_step(t, mult[t]), strict=True))
+                    outputs[task] = functional_call(head, {**stepped, **head_buffers[t]}, (rep,))
                 else:
                     with preserved_buffers(head):
                         outputs[task] = head(rep)
-            after[k] = _losses_of(outputs, bench, my, tasks).double().numpy()
-    return before, after
+            after[k] = _losses_of(outputs, bench, prep.my, tasks).double().numpy()
+    return prep.before, after
 
 
 def lookahead_batched(
@@ -404,65 +451,34 @@ def lookahead_batched(
     """Batched engine: as :func:`lookahead_fast`, evaluating ``chunk`` combinations per vmap."""
     tasks = list(tasks)
     n = len(tasks)
-    mx = x if measure is None or measure.x is None else measure.x
-    my = y if measure is None or measure.y is None else measure.y
-    rules = _rules(optimizer)
-    losses, enc_grads, head_grads = task_gradients(model, bench, x, y, tasks)
-    if mx is x and my is y and batchnorm == "batch":
-        before = losses.double().numpy()
-    else:
-        before = measured_losses(model, bench, mx, my, tasks, batchnorm)
+    prep = _prepare(model, optimizer, bench, x, y, tasks, measure, batchnorm)
     has_bn = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
     evaluator: torch.nn.Module = model
     if has_bn and batchnorm == "batch":
         evaluator = copy.deepcopy(model)
         torch.func.replace_all_batch_norm_modules_(evaluator)
     buffers = {name: b.detach().clone() for name, b in evaluator.named_buffers()}
-    enc_named = [(name, p) for name, p in model.encoder.named_parameters() if p.requires_grad]
-    head_named = [
-        [(name, p) for name, p in model.heads[t].named_parameters() if p.requires_grad]
-        for t in tasks
-    ]
-    stepped_heads: dict[tuple[int, int], list[torch.Tensor]] = {}
-
-    def head_version(t: int, mult: int) -> list[torch.Tensor]:
-        if mult == 0:
-            return [p.detach() for _, p in head_named[t]]
-        if (t, mult) not in stepped_heads:
-            stepped_heads[(t, mult)] = [
-                rules[id(p)].apply(g if mult == 1 else g.mul(mult))
-                for (_, p), g in zip(head_named[t], head_grads[t], strict=True)
-            ]
-        return stepped_heads[(t, mult)]
 
     def combo_losses(params: dict[str, torch.Tensor]) -> torch.Tensor:
-        out = functional_call(evaluator, {**params, **buffers}, (mx,), {"tasks": tasks})
-        return _losses_of(out, bench, my, tasks)
+        out = functional_call(evaluator, {**params, **buffers}, (prep.mx,), {"tasks": tasks})
+        return _losses_of(out, bench, prep.my, tasks)
 
     batched = torch.func.vmap(combo_losses)
     after = np.empty((len(combos), n))
+    size = max(1, int(chunk))
     with torch.no_grad(), _mode(evaluator, batchnorm == "batch"):
-        for start in range(0, len(combos), max(1, int(chunk))):
-            part = combos[start : start + max(1, int(chunk))]
-            mults = [counts(c, n) for c in part]
+        for start in range(0, len(combos), size):
+            mults = [counts(c, n) for c in combos[start : start + size]]
             params: dict[str, torch.Tensor] = {}
-            for e, (name, p) in enumerate(enc_named):
-                rows = []
-                for mult in mults:
-                    grad = None
-                    for t in range(n):
-                        if mult[t]:
-                            g = enc_grads[t][e] if mult[t] == 1 else enc_grads[t][e].mul(mult[t])
-                            grad = g.clone() if grad is None else grad.add_(g)
-                    assert grad is not None
-                    rows.append(grad)
-                params[f"encoder.{name}"] = rules[id(p)].apply(torch.stack(rows))
+            for e, (name, p) in enumerate(prep.enc_named):
+                grads = torch.stack([prep.encoder_grad(e, mult) for mult in mults])
+                params[f"encoder.{name}"] = prep.rules[id(p)].apply(grads)
             for t, task in enumerate(tasks):
-                versions = [head_version(t, mult[t]) for mult in mults]
-                for k, (name, _) in enumerate(head_named[t]):
+                versions = [prep.head_step(t, mult[t]) for mult in mults]
+                for k, (name, _) in enumerate(prep.head_named[t]):
                     params[f"heads.{task}.{name}"] = torch.stack([v[k] for v in versions])
-            after[start : start + len(part)] = batched(params).double().numpy()
-    return before, after
+            after[start : start + len(mults)] = batched(params).double().numpy()
+    return prep.before, after
 
 
 def lookahead_losses(

@@ -559,8 +559,8 @@ def estimate_point(
 ) -> list[tuple[int, int, str, str, float]]:
     """Step-gain rows of a gradient-based estimator (``first_order``, ``tag``, ``tag_cosine``).
 
-    ``first_order``: ``lr <g_i, g_j> / N_j`` for the single reference, ``lr <g_i - g_j, g_j> / N_j``
-    for the doubled one (shared-encoder gradients). ``tag``: TAG's ``1 - L_j(after) / L_j``
+    ``first_order``: see :func:`taskgrouping.affinity.first_order_gains_step` (times ``L_j`` for
+    the absolute normalisation). ``tag``: TAG's ``1 - L_j(after) / L_j``
     (absolute: ``L_j - L_j(after)``). ``tag_cosine``: gradient cosine similarity.
     """
     tasks = bench.tasks
@@ -568,10 +568,7 @@ def estimate_point(
     with preserved_buffers(model):
         model.train()
         if options.estimator == "first_order":
-            m = first_order_gains_step(model, bench, x, y, tasks, lr)
-            if options.reference == "doubled":
-                diag = first_order_diag(model, bench, x, y, tasks, lr).to(m.dtype)
-                m = m - diag.unsqueeze(0) * (1 - torch.eye(len(tasks), dtype=m.dtype))
+            m = first_order_gains_step(model, bench, x, y, tasks, lr, options.reference)
             if options.normalise == "absolute":
                 losses = task_losses(model, bench, x, y, tasks).detach()
                 m = m * losses.to(m.dtype).unsqueeze(0)
@@ -591,21 +588,6 @@ def estimate_point(
     ]
 
 
-def first_order_diag(
-    model: MultiTaskNet,
-    bench: Benchmark,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    tasks: Sequence[str],
-    lr: float,
-) -> torch.Tensor:
-    """``lr |g_j|^2 / L_j`` for every task (the doubled reference's first-order term)."""
-    from taskgrouping.affinity import shared_gradients
-
-    losses, grads = shared_gradients(model, bench, x, y, tasks)
-    return lr * (grads * grads).sum(1) / losses
-
-
 # ----------------------------------------------------------------------------------------------
 # in-memory and saved runs
 
@@ -622,6 +604,18 @@ def run_probe(
     For the exact estimator ``records`` are the raw losses (:data:`RECORD_COLUMNS`); for the
     gradient-based estimators they are the step gains (:data:`STEP_GAIN_COLUMNS`).
     """
+    records, gains, _ = probe_in_process(bench, splits, train_cfg, probe_cfg, seed)
+    return records, gains
+
+
+def probe_in_process(
+    bench: Benchmark,
+    splits: Mapping[str, Split],
+    train_cfg: Mapping[str, Any],
+    probe_cfg: Mapping[str, Any] | ProbeOptions,
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame, BaseRunStats]:
+    """:func:`run_probe` that also returns the base run's cost."""
     options = (
         probe_cfg if isinstance(probe_cfg, ProbeOptions) else ProbeOptions.from_config(probe_cfg)
     )
@@ -634,8 +628,8 @@ def run_probe(
         else:
             rows.extend(estimate_point(point, model, bench, splits, options, lr))
 
-    base_run(bench, splits, train_cfg, options, seed, on_point)
-    return records_and_gains(rows, bench.tasks, options)
+    stats = base_run(bench, splits, train_cfg, options, seed, on_point)
+    return (*records_and_gains(rows, bench.tasks, options), stats)
 
 
 def records_and_gains(
