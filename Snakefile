@@ -18,9 +18,11 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/render.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/bench.smk"
+include: "workflow/rules/describe.smk"
 
 
 rule all:
     default_target: True
     input:
         all_outputs(),
+        rules.describe_run.output,

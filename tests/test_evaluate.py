@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from taskgrouping.evaluate import evaluate_selections, serve_tasks
@@ -39,7 +41,9 @@ def test_totals_and_delta_m_known_answer() -> None:
             "draws": [[["a", "b"], ["c"]], [["a"], ["b", "c"]]],
         },
     ]
-    summary, totals = evaluate_selections("toy", sel, METRICS, TASKS, truth=[["b", "a"], ["c"]])
+    summary, totals = evaluate_selections(
+        "toy", sel, {0: METRICS}, TASKS, truth=[["b", "a"], ["c"]]
+    )
     ours = totals[totals.method == "ours"].iloc[0]
     assert ours.total_val == pytest.approx(0.5 + 2.5 + 4.0)
     assert ours.total_test == pytest.approx(0.6 + 1.0 + 4.0)
@@ -50,6 +54,45 @@ def test_totals_and_delta_m_known_answer() -> None:
     assert list(totals.is_planted) == [False, True, True, False]
     assert len(summary) == 3 * 4
     assert set(summary.columns) >= {"benchmark", "method", "budget", "task", "group", "val", "test"}
+    assert set(totals.seed) == {0}
+
+
+def _scaled(metrics: dict, factor: float) -> dict:
+    """The same networks with every test metric multiplied by ``factor`` (another seed)."""
+    return {
+        k: {**m, "test": {t: v * factor for t, v in m["test"].items()}} for k, m in metrics.items()
+    }
+
+
+def test_every_seed_is_scored_and_random_only_at_its_seeds() -> None:
+    sel = [
+        {"method": "ours", "budget": 2, "groups": [["a", "b"], ["c"]]},
+        {
+            "method": "random",
+            "budget": 2,
+            "groups": [["a", "b"], ["c"]],
+            "draws": [[["a", "b"], ["c"]], [["a"], ["b", "c"]]],
+        },
+    ]
+    metrics = {0: METRICS, 3: _scaled(METRICS, 2.0)}
+    _, totals = evaluate_selections(
+        "toy", sel, metrics, TASKS, method_seeds={"ours": [0, 3], "random": [0]}
+    )
+    ours = totals[totals.method == "ours"].set_index("seed")
+    assert list(ours.index) == [0, 3]
+    # Seed 3 doubles every test loss: its total doubles, and delta_m (relative to the seed's own
+    # single-task networks) is unchanged.
+    assert ours.total_test[3] == pytest.approx(2 * ours.total_test[0])
+    assert ours.delta_m_pct[3] == pytest.approx(ours.delta_m_pct[0])
+    assert ours.total_val[3] == pytest.approx(ours.total_val[0])
+    random = totals[totals.method == "random"]
+    assert list(random.seed) == [0, 0] and list(random.draw) == [0, 1]
+
+
+def test_a_seed_without_networks_is_named() -> None:
+    sel = [{"method": "ours", "budget": 2, "groups": [["a", "b"], ["c"]]}]
+    with pytest.raises(ValueError, match="training seed 5"):
+        evaluate_selections("toy", sel, {0: METRICS}, TASKS, method_seeds={"ours": [0, 5]})
 
 
 def test_missing_network_and_uncovered_task_are_named() -> None:
@@ -57,3 +100,10 @@ def test_missing_network_and_uncovered_task_are_named() -> None:
         serve_tasks([["a", "c"], ["b"]], METRICS, TASKS, TASKS)
     with pytest.raises(ValueError, match="task 'c'"):
         serve_tasks([["a", "b"]], METRICS, TASKS, TASKS)
+
+
+def test_delta_m_is_undefined_when_a_single_task_network_is_perfect() -> None:
+    from taskgrouping.evaluate import delta_m_pct
+
+    assert delta_m_pct({"a": 0.5, "b": 2.0}, {"a": 0.25, "b": 2.0}) == pytest.approx(25.0)
+    assert math.isnan(delta_m_pct({"a": 0.0, "b": 2.0}, {"a": 0.0, "b": 1.0}))

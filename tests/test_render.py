@@ -85,7 +85,7 @@ def totals_csv(tmp_path: Path) -> Path:
         "delta_m_pct",
     ]
     path = tmp_path / "totals.csv"
-    pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
+    pd.DataFrame(rows, columns=columns).assign(seed=0).to_csv(path, index=False)
     return path
 
 
@@ -191,8 +191,25 @@ def test_budget_curve_rejects_repeated_reference(totals_csv: Path, tmp_path: Pat
     df = pd.read_csv(totals_csv)
     extra = df[df["method"] == "stl"].assign(budget=3)
     pd.concat([df, extra]).to_csv(totals_csv, index=False)
-    with pytest.raises(ValueError, match=r"'stl'.*exactly one row"):
+    with pytest.raises(ValueError, match=r"'stl'.*one budget and one draw.*\[3, 4\]"):
         plot_budget_curve(totals_csv, tmp_path / "budget.png")
+
+
+def test_budget_curve_and_tables_pool_training_seeds(totals_csv: Path, tmp_path: Path) -> None:
+    """Rows of several training seeds are pooled: the reference lines and tables use the mean."""
+    df = pd.read_csv(totals_csv)
+    seeded = df[df["method"] != "random"].assign(seed=2, total_test=lambda d: d["total_test"] + 1.0)
+    pd.concat([df, seeded]).to_csv(totals_csv, index=False)
+    plot_budget_curve(totals_csv, tmp_path / "budget.png")
+    _assert_png(tmp_path / "budget.png")
+    agg = write_totals_tables(
+        totals_csv, tmp_path / "a.csv", tmp_path / "a.md", tmp_path / "a.tex"
+    ).set_index(["method", "budget"])
+    stl = agg.loc[("stl", 4)]
+    assert (stl["n_seeds"], stl["n_draws"], stl["n_runs"]) == (2, 1, 2)
+    assert stl["total_test_mean"] == pytest.approx(4.0)
+    assert stl["total_test_std"] == pytest.approx(np.std([3.5, 4.5], ddof=1))
+    assert agg.loc[("random", 2), "n_seeds"] == 1
 
 
 def test_groups_writes_png(group_jsons: list[Path], tmp_path: Path) -> None:
@@ -236,6 +253,8 @@ def test_tables_order_and_columns(tables: tuple[pd.DataFrame, Path, Path, Path])
         "method",
         "budget",
         "n_draws",
+        "n_seeds",
+        "n_runs",
         "total_val",
         "total_test_mean",
         "total_test_std",
@@ -301,7 +320,7 @@ def test_tables_markdown_and_latex(tables: tuple[pd.DataFrame, Path, Path, Path]
     assert "±" not in tex
 
 
-@pytest.mark.parametrize("column", ["total_test", "delta_m_pct", "draw"])
+@pytest.mark.parametrize("column", ["total_test", "delta_m_pct", "draw", "seed"])
 def test_missing_column_is_named(totals_csv: Path, tmp_path: Path, column: str) -> None:
     pd.read_csv(totals_csv).drop(columns=column).to_csv(totals_csv, index=False)
     with pytest.raises(ValueError, match=rf"totals\.csv.*'{column}'"):

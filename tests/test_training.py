@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from taskgrouping.benchmarks import get_benchmark
-from taskgrouping.training import NonFiniteLoss, check_finite, group_key, group_seed, train_group
+from taskgrouping.training import (
+    NonFiniteLoss,
+    check_finite,
+    epoch_lr,
+    group_key,
+    group_seed,
+    train_group,
+)
 from tests.conftest import small_synthetic
 
 
@@ -52,3 +59,37 @@ def test_non_finite_loss_names_task_step_and_group() -> None:
     bench, splits, train = _setup(lr=1e6, optimizer="sgd")
     with pytest.raises(NonFiniteLoss, match="while training group 't0\\+t1'"):
         train_group(bench, splits, ["t0", "t1"], train, seed=0)
+
+
+def test_lr_steps_like_steplr_and_is_off_by_default() -> None:
+    cfg = {"lr": 0.1, "lr_step_epochs": 15, "lr_gamma": 0.5}
+    lrs = [epoch_lr(cfg, e) for e in range(1, 47)]
+    assert lrs[:15] == [0.1] * 15 and lrs[15:30] == [0.05] * 15 and lrs[30] == 0.025
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=15, gamma=0.5)
+    for e in range(1, 47):
+        assert epoch_lr(cfg, e) == pytest.approx(scheduler.get_last_lr()[0])
+        optimizer.step()
+        scheduler.step()
+    assert epoch_lr({"lr": 0.1, "lr_step_epochs": None}, 40) == 0.1
+    assert small_synthetic()["synthetic"]["train"]["lr_step_epochs"] is None
+
+
+def test_lr_schedule_acts_on_training_and_on_probing(tmp_path) -> None:
+    from taskgrouping.probe import ProbeOptions, load_points, save_points
+
+    # with a vanishing learning rate after epoch 1, five epochs train what one epoch trains
+    bench, splits, train = _setup(max_epochs=5, patience=5)
+    one = train_group(bench, splits, ["t0", "t1"], {**train, "max_epochs": 1}, seed=3)
+    free = train_group(bench, splits, ["t0", "t1"], train, seed=3)
+    assert free.best_epoch > 1  # without the schedule, later epochs are better
+    train = {**train, "lr_step_epochs": 1, "lr_gamma": 1e-30}
+    frozen = train_group(bench, splits, ["t0", "t1"], train, seed=3)
+    assert frozen.best_epoch == 1 and frozen.val == one.val and frozen.test == one.test
+    # the probing base run follows the same schedule: points of epoch 2 carry the halved lr
+    train = {**train, "lr_step_epochs": 1, "lr_gamma": 0.5}
+    options = ProbeOptions.from_config({"epochs": 2, "every": 1})
+    save_points(bench, splits, train, options, 0, tmp_path / "points.pt")
+    points = load_points(tmp_path / "points.pt", bench.tasks)
+    lrs = {p.epoch: p.optimizer_state["param_groups"][0]["lr"] for p in points}
+    assert lrs == {1: train["lr"], 2: pytest.approx(train["lr"] / 2)}

@@ -24,7 +24,7 @@ TINY = {
         "n_val": 64,
         "n_test": 64,
         "budgets": [1, 2],
-        "train": {"max_epochs": 3, "restarts": 1, "patience": 1},
+        "train": {"max_epochs": 3, "restarts": 1, "patience": 1, "seeds": [0, 1]},
         "probe": {"epochs": 1, "every": 2, "seeds": [0, 1]},
     },
 }
@@ -96,15 +96,28 @@ def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
     totals = pd.read_csv(work / "results/synthetic/totals.csv")
     assert set(totals.method) == {"stl", "mtl", "random", "exhaustive", "ours", "tag"}
     assert len(totals[totals.method == "random"]) == 2 * 2
+    # Every method but random (whose spread is over draws) is scored at both training seeds.
+    for method, rows in totals.groupby("method"):
+        assert set(rows.seed) == ({0} if method == "random" else {0, 1}), method
     summary = pd.read_csv(work / "results/synthetic/summary.csv")
     assert set(summary.task) == {"t0", "t1", "t2", "t3"}
-    # The exhaustive optimum is optimal on validation among the partitions the pipeline scored.
+    # The exhaustive optimum (searched at the first seed) is optimal on validation at that seed
+    # among the partitions the pipeline scored.
+    first = totals[totals.seed == 0]
     for budget in (1, 2):
-        exh = totals[(totals.method == "exhaustive") & (totals.budget == budget)].total_val.iloc[0]
-        others = totals[(totals.budget <= budget) & (totals.method != "stl")].total_val
+        exh = first[(first.method == "exhaustive") & (first.budget == budget)].total_val.iloc[0]
+        others = first[(first.budget <= budget) & (first.method != "stl")].total_val
         assert exh <= others.min() + 1e-9
-    # Each distinct group was trained exactly once: 15 subsets for 4 tasks.
-    assert len(list((work / "results/synthetic/train").iterdir())) == 15
+    # Each distinct group was trained exactly once per seed: 15 subsets for 4 tasks at seed 0
+    # (the exhaustive search), only the chosen groups at seed 1.
+    train = work / "results/synthetic/train"
+    assert len(list(train.glob("*/seed0/metrics.json"))) == 15
+    seed1 = {p.parts[-3] for p in train.glob("*/seed1/metrics.json")}
+    chosen = set(summary[(summary.seed == 1)].group) | {"t0", "t1", "t2", "t3"}
+    assert seed1 == chosen
+    a = json.loads((train / "t0" / "seed0" / "metrics.json").read_text())
+    b = json.loads((train / "t0" / "seed1" / "metrics.json").read_text())
+    assert a["test"] != b["test"]  # another initialisation and batch order
     ours = json.loads((work / "results/synthetic/groups/ours/budget2.json").read_text())
     assert ours["solver_status"] == "optimal" and len(ours["groups"]) <= 2
     tag = json.loads((work / "results/synthetic/groups/tag/budget2.json").read_text())

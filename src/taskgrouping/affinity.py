@@ -80,7 +80,7 @@ def tag_affinity_step(
     current = dict(model.encoder.named_parameters())
     shapes = [current[n].shape for n in names]
     sizes = [current[n].numel() for n in names]
-    z = torch.zeros(len(tasks), len(tasks), dtype=before.dtype)
+    z = torch.zeros(len(tasks), len(tasks), dtype=before.dtype, device=before.device)
     with torch.no_grad():
         for i in range(len(tasks)):
             flat = torch.split(grads[i], sizes)

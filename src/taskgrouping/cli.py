@@ -230,7 +230,13 @@ def _cost_pair(text: str) -> tuple[float, float]:
 
 
 def _config_docs(args: argparse.Namespace) -> int:
-    print(config_reference_markdown())
+    import yaml
+
+    plugins: list[str] = []
+    if args.config is not None:
+        raw = yaml.safe_load(args.config.read_text()) or {}
+        plugins = raw.get("plugins") or []
+    print(config_reference_markdown(plugins))
     return 0
 
 
@@ -419,6 +425,12 @@ def build_parser() -> argparse.ArgumentParser:
     val.set_defaults(func=_validate)
     docs = sub.add_parser(
         "config-docs", help="print the table of every config key (type, default, meaning)"
+    )
+    docs.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="also document the blocks of the benchmark plug-ins this config file declares",
     )
     docs.set_defaults(func=_config_docs)
     return parser

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,63 @@ ETT_ROWS_PER_MONTH: dict[str, int] = {
     "ETTm1": 30 * 24 * 4,
     "ETTm2": 30 * 24 * 4,
 }
+
+#: The 40 binary attributes of CelebA, in the column order of ``list_attr_celeba.txt``.
+CELEBA_ATTRIBUTES: tuple[str, ...] = (
+    "5_o_Clock_Shadow",
+    "Arched_Eyebrows",
+    "Attractive",
+    "Bags_Under_Eyes",
+    "Bald",
+    "Bangs",
+    "Big_Lips",
+    "Big_Nose",
+    "Black_Hair",
+    "Blond_Hair",
+    "Blurry",
+    "Brown_Hair",
+    "Bushy_Eyebrows",
+    "Chubby",
+    "Double_Chin",
+    "Eyeglasses",
+    "Goatee",
+    "Gray_Hair",
+    "Heavy_Makeup",
+    "High_Cheekbones",
+    "Male",
+    "Mouth_Slightly_Open",
+    "Mustache",
+    "Narrow_Eyes",
+    "No_Beard",
+    "Oval_Face",
+    "Pale_Skin",
+    "Pointy_Nose",
+    "Receding_Hairline",
+    "Rosy_Cheeks",
+    "Sideburns",
+    "Smiling",
+    "Straight_Hair",
+    "Wavy_Hair",
+    "Wearing_Earrings",
+    "Wearing_Hat",
+    "Wearing_Lipstick",
+    "Wearing_Necklace",
+    "Wearing_Necktie",
+    "Young",
+)
+
+#: The nine attributes of the TAG and paper experiments (the ``celeba`` benchmark's default tasks).
+CELEBA_PAPER_TASKS: tuple[str, ...] = (
+    "5_o_Clock_Shadow",
+    "Black_Hair",
+    "Blond_Hair",
+    "Brown_Hair",
+    "Goatee",
+    "Mustache",
+    "No_Beard",
+    "Rosy_Cheeks",
+    "Wearing_Hat",
+)
 
 #: Benchmarks whose data stage writes a planted partition (``data/truth.json``).
 PLANTED_TRUTH: tuple[str, ...] = ("synthetic",)
@@ -102,11 +160,19 @@ def _describe(err: jsonschema.ValidationError) -> str:
     value = f"{where} = {err.instance!r}"
     if rule == "type":
         return f"{value}: must be of type {expected}"
+    if rule == "enum" and err.absolute_path and err.absolute_path[0] == "benchmarks":
+        return (
+            f"{value}: must be one of {expected} (the built-in benchmarks and the names of the "
+            "classes under plugins)"
+        )
     if rule == "enum":
         return f"{value}: must be one of {expected}"
     if rule in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
         sign = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
         return f"{value}: must be {sign[rule]} {expected}"
+    if rule in ("minItems", "maxItems"):
+        bound = "at least" if rule == "minItems" else "at most"
+        return f"{value}: must list {bound} {expected} item(s)"
     return f"{value}: {err.message}"
 
 
@@ -184,12 +250,41 @@ def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
     if bench == "ett":
         chosen = cfg["ett"].get("tasks")
         return [c for c in ETT_CHANNELS if chosen is None or c in chosen]
-    raise ConfigError(f"unknown benchmark {bench!r}")
+    if bench == "celeba":
+        return celeba_tasks(cfg["celeba"].get("tasks"))
+    from taskgrouping.plugins import plugin_class
+
+    cls = plugin_class(bench, cfg.get("plugins", ()))
+    if cls is None:
+        raise ConfigError(
+            f"unknown benchmark {bench!r}: neither built in nor declared under plugins"
+        )
+    return list(cls.tasks_from_config(cfg[bench]))
+
+
+def celeba_tasks(chosen: Sequence[str] | None) -> list[str]:
+    """CelebA attributes ``chosen`` (default: :data:`CELEBA_PAPER_TASKS`) in the attribute file's
+    column order, so that a group has one canonical key whatever order the config lists them in.
+    """
+    chosen = list(CELEBA_PAPER_TASKS if chosen is None else chosen)
+    unknown = [t for t in chosen if t not in CELEBA_ATTRIBUTES]
+    if unknown:
+        raise ConfigError(
+            f"unknown CelebA attribute {unknown[0]!r} in celeba.tasks; valid attributes: "
+            f"{list(CELEBA_ATTRIBUTES)}"
+        )
+    return [a for a in CELEBA_ATTRIBUTES if a in chosen]
 
 
 def has_planted_truth(bench: str) -> bool:
-    """Whether benchmark ``bench`` writes a planted partition (``data/truth.json``)."""
-    return bench in PLANTED_TRUTH
+    """Whether benchmark ``bench`` writes a planted partition (``data/truth.json``): a built-in
+    one of :data:`PLANTED_TRUTH`, or a loaded plug-in whose class sets ``planted_truth``."""
+    if bench in PLANTED_TRUTH:
+        return True
+    from taskgrouping.plugins import plugin_class
+
+    cls = plugin_class(bench)
+    return cls is not None and bool(cls.planted_truth)
 
 
 def n_tasks_of(cfg: Mapping[str, Any], bench: str) -> int:
@@ -211,6 +306,45 @@ def budgets_of(cfg: Mapping[str, Any], bench: str) -> list[int]:
     return list(range(1, n + 1))
 
 
+def _builtin_benchmarks(schema: Mapping[str, Any]) -> list[str]:
+    return list(schema["properties"]["benchmarks"]["items"]["enum"])
+
+
+def _schema_with_plugins_of(raw: Mapping[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` extended by the plug-ins that ``raw`` lists under ``plugins`` (loading them)."""
+    specs = raw.get("plugins", [])
+    if specs == []:
+        return schema
+    from taskgrouping.plugins import register_plugins, schema_with_plugins
+
+    return schema_with_plugins(schema, register_plugins(specs, _builtin_benchmarks(schema)))
+
+
+#: Task names a plug-in may use: they join into group keys with ``+`` and into output paths.
+_TASK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _check_plugin(cfg: Mapping[str, Any], bench: str) -> None:
+    """The plug-in's own cross-key checks, then the task names it derives from its block."""
+    from taskgrouping.plugins import plugin_class
+
+    cls = plugin_class(bench, cfg["plugins"])
+    if cls is None:
+        raise ConfigError(f"benchmark {bench!r} has no plug-in class under plugins")
+    cls.check_config(cfg[bench])
+    tasks = cls.tasks_from_config(cfg[bench])
+    bad = [t for t in tasks if not (isinstance(t, str) and _TASK_NAME.match(t))]
+    if bad:
+        raise ConfigError(
+            f"benchmark {bench!r} names task {bad[0]!r}: task names must be non-empty strings "
+            "of letters, digits, '_', '.' and '-'"
+        )
+    if len(tasks) < 2 or len(set(tasks)) != len(tasks):
+        raise ConfigError(
+            f"benchmark {bench!r} has tasks {list(tasks)}: it needs at least 2 distinct tasks"
+        )
+
+
 def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``raw`` against the schema, fill defaults, and check relations between keys.
 
@@ -218,7 +352,10 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     first bad key and value and what is accepted.
     """
     schema = load_schema()
-    cfg = _coerce(copy.deepcopy(dict(raw)), schema, schema)
+    builtins = _builtin_benchmarks(schema)
+    cfg = copy.deepcopy(dict(raw))
+    schema = _schema_with_plugins_of(cfg, schema)
+    cfg = _coerce(cfg, schema, schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
@@ -229,6 +366,8 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
             _check_synthetic(cfg[bench])
         if bench == "ett":
             _check_ett(cfg[bench])
+        if bench not in builtins:
+            _check_plugin(cfg, bench)
         n = n_tasks_of(cfg, bench)
         cap = cfg["grouping"]["max_group_size"]
         for b in budgets_of(cfg, bench):
@@ -274,9 +413,12 @@ def _type_text(sub: Mapping[str, Any]) -> str:
     return " or ".join(kind) if isinstance(kind, list) else str(kind)
 
 
-def config_reference_markdown() -> str:
-    """The README's configuration table: every key, its type, default and description."""
-    schema = load_schema()
+def config_reference_markdown(plugins: Sequence[str] = ()) -> str:
+    """The README's configuration table: every key, its type, default and description.
+
+    ``plugins`` (specs as in the config's ``plugins``) adds the blocks of those plug-ins.
+    """
+    schema = _schema_with_plugins_of({"plugins": list(plugins)}, load_schema())
     lines = ["| key | type | default | meaning |", "|---|---|---|---|"]
     for key, sub in _schema_rows(schema, schema):
         default = "" if "properties" in sub else "`" + json.dumps(sub.get("default")) + "`"

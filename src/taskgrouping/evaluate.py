@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-SUMMARY_COLUMNS = ("benchmark", "method", "budget", "draw", "task", "group", "val", "test")
+SUMMARY_COLUMNS = (
+    "benchmark",
+    "method",
+    "budget",
+    "draw",
+    "seed",
+    "task",
+    "group",
+    "val",
+    "test",
+)
 TOTALS_COLUMNS = (
     "benchmark",
     "method",
     "budget",
     "draw",
+    "seed",
     "n_groups",
     "total_val",
     "total_test",
@@ -66,6 +78,17 @@ def selection_draws(selection: Mapping[str, Any]) -> list[list[list[str]]]:
     return [list(map(list, d)) for d in selection.get("draws") or [selection["groups"]]]
 
 
+def delta_m_pct(stl: Mapping[str, float], test: Mapping[str, float]) -> float:
+    """Mean over tasks of ``100 * (stl_j - test_j) / stl_j`` (positive = better than STL).
+
+    Undefined (NaN) when a single-task network has a test metric of exactly 0 (an error rate of
+    0 on a small test split, say): no relative improvement exists then.
+    """
+    if any(stl[t] == 0 for t in test):
+        return math.nan
+    return 100 * sum((stl[t] - v) / stl[t] for t, v in test.items()) / len(test)
+
+
 def _as_partition(groups: Sequence[Sequence[str]]) -> frozenset[frozenset[str]]:
     return frozenset(frozenset(g) for g in groups)
 
@@ -73,47 +96,73 @@ def _as_partition(groups: Sequence[Sequence[str]]) -> frozenset[frozenset[str]]:
 def evaluate_selections(
     benchmark: str,
     selections: Sequence[Mapping[str, Any]],
-    metrics: Mapping[str, Mapping[str, Any]],
+    metrics: Mapping[int, Mapping[str, Mapping[str, Any]]],
     tasks: Sequence[str],
     truth: Sequence[Sequence[str]] | None = None,
+    method_seeds: Mapping[str, Sequence[int]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Score every selection; return the tidy per-task summary and the per-selection totals.
+    """Score every selection at every training seed; return the tidy per-task summary and the
+    per-(selection, draw, seed) totals.
 
-    With a planted partition ``truth`` (synthetic benchmarks), ``is_planted`` says whether a
-    selection's groups are exactly that partition; it is empty otherwise.
+    Parameters
+    ----------
+    metrics
+        Trained-network results by training seed, then by group key (see :func:`serve_tasks`).
+    method_seeds
+        Training seeds at which each method is scored; a method not listed (or ``None``) is scored
+        at every seed of ``metrics``.
+    truth
+        A planted partition (synthetic benchmarks): ``is_planted`` says whether a selection's
+        groups are exactly that partition; it is empty otherwise.
 
     ``delta_m_pct`` is the mean over tasks of ``100 * (stl_j - test_j) / stl_j``: the average
-    relative improvement over single-task networks on test (positive = better than STL). The
-    single-task networks must be among ``metrics``.
+    relative improvement over the single-task networks of the same seed on test (positive =
+    better than STL). The single-task networks must be among ``metrics`` at every seed used.
     """
-    stl = {}
-    for t in tasks:
-        if t not in metrics:
-            raise ValueError(f"the single-task network of {t!r} is needed for delta_m but missing")
-        stl[t] = float(metrics[t]["test"][t])
+    if not metrics:
+        raise ValueError("no trained networks to score the selections with")
     planted = None if truth is None else _as_partition(truth)
     summary, totals = [], []
     for sel in selections:
-        for draw, groups in enumerate(selection_draws(sel)):
-            served = serve_tasks(groups, metrics, tasks, tasks)
-            for task, key, val, test in served:
-                summary.append(
-                    (benchmark, sel["method"], sel["budget"], draw, task, key, val, test)
+        seeds = sorted(metrics) if method_seeds is None else method_seeds.get(sel["method"])
+        if seeds is None:
+            seeds = sorted(metrics)
+        for seed in seeds:
+            if seed not in metrics:
+                raise ValueError(
+                    f"method {sel['method']!r} is scored at training seed {seed} but no network "
+                    f"of that seed was given (seeds given: {sorted(metrics)})"
                 )
-            delta = 100 * sum((stl[t] - test) / stl[t] for t, _, _, test in served) / len(tasks)
-            totals.append(
-                (
-                    benchmark,
-                    sel["method"],
-                    sel["budget"],
-                    draw,
-                    len(groups),
-                    sum(v for _, _, v, _ in served),
-                    sum(t for _, _, _, t in served),
-                    delta,
-                    None if planted is None else _as_partition(groups) == planted,
+            nets = metrics[seed]
+            stl = {}
+            for t in tasks:
+                if t not in nets:
+                    raise ValueError(
+                        f"the single-task network of {t!r} at seed {seed} is needed for delta_m "
+                        "but missing"
+                    )
+                stl[t] = float(nets[t]["test"][t])
+            for draw, groups in enumerate(selection_draws(sel)):
+                served = serve_tasks(groups, nets, tasks, tasks)
+                for task, key, val, test in served:
+                    summary.append(
+                        (benchmark, sel["method"], sel["budget"], draw, seed, task, key, val, test)
+                    )
+                delta = delta_m_pct(stl, {t: test for t, _, _, test in served})
+                totals.append(
+                    (
+                        benchmark,
+                        sel["method"],
+                        sel["budget"],
+                        draw,
+                        seed,
+                        len(groups),
+                        sum(v for _, _, v, _ in served),
+                        sum(t for _, _, _, t in served),
+                        delta,
+                        None if planted is None else _as_partition(groups) == planted,
+                    )
                 )
-            )
     return (
         pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)),
         pd.DataFrame(totals, columns=list(TOTALS_COLUMNS)),

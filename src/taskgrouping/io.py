@@ -6,10 +6,12 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 
 
@@ -47,9 +49,62 @@ def atomic_write_csv(path: Path | str, frame: pd.DataFrame, *, index: bool = Fal
         frame.to_csv(fh, index=index)
 
 
+def atomic_write_text(path: Path | str, text: str) -> None:
+    """Write ``text`` (UTF-8) atomically."""
+    with atomic_writer(path, binary=True) as fh:
+        fh.write(text.encode("utf-8"))
+
+
+def atomic_savefig(fig: Any, path: Path | str, **kwargs: Any) -> None:
+    """Save a matplotlib figure atomically, in the format named by the file's suffix."""
+    path = Path(path)
+    with atomic_writer(path, binary=True) as fh:
+        fig.savefig(fh, format=path.suffix.lstrip(".") or None, **kwargs)
+
+
 def read_json(path: Path | str) -> Any:
     """Read a JSON file, naming the file when it is not valid JSON."""
     try:
         return json.loads(Path(path).read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"{path} is not valid JSON: {err}") from None
+
+
+@contextlib.contextmanager
+def open_npz(path: Path | str) -> Iterator[Any]:
+    """``np.load`` of an ``.npz`` file; a truncated or corrupt file is an error naming it."""
+    try:
+        with np.load(path) as archive:
+            yield archive
+    except (zipfile.BadZipFile, EOFError, ValueError) as err:
+        raise ValueError(
+            f"{path} is truncated or corrupt ({err}); delete it and rerun the data stage"
+        ) from None
+
+
+def read_gain_matrix(path: Path | str, tasks: Sequence[str]) -> pd.DataFrame:
+    """A gain matrix CSV (rows: source tasks, columns: target tasks), checked against ``tasks``.
+
+    Every entry must be a finite number; errors name the file and the offending cell.
+    """
+    try:
+        frame = pd.read_csv(path, index_col=0)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"gain matrix {path} is not a readable CSV file: {err}") from None
+    tasks = list(tasks)
+    if list(frame.index) != tasks or list(frame.columns) != tasks:
+        raise ValueError(
+            f"gain matrix {path} does not list the tasks {tasks} as rows and columns "
+            f"(rows {list(frame.index)}, columns {list(frame.columns)})"
+        )
+    values = frame.apply(pd.to_numeric, errors="coerce")
+    bad = ~np.isfinite(values.to_numpy(float))
+    if bad.any():
+        row, col = (int(k) for k in np.argwhere(bad)[0])
+        raw = frame.iat[row, col]
+        shown = repr(raw) if isinstance(raw, str) else str(raw)
+        raise ValueError(
+            f"gain matrix {path}: entry ({tasks[row]!r}, {tasks[col]!r}) = {shown} is not a "
+            "finite number"
+        )
+    return values.astype(float)

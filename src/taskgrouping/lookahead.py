@@ -120,7 +120,7 @@ def measured_losses(
     """
     with torch.no_grad(), preserved_buffers(model), _mode(model, batchnorm == "batch"):
         out = model(x, tasks)
-        return _losses_of(out, bench, y, tasks).double().numpy()
+        return _losses_of(out, bench, y, tasks).double().cpu().numpy()
 
 
 def clone_optimizer(
@@ -376,7 +376,7 @@ def _prepare(
     rules = _rules(optimizer)
     losses, enc_grads, head_grads = task_gradients(model, bench, x, y, tasks)
     if mx is x and my is y and batchnorm == "batch":
-        before = losses.double().numpy()
+        before = losses.double().cpu().numpy()
     else:
         before = measured_losses(model, bench, mx, my, tasks, batchnorm)
     return _Prepared(
@@ -432,7 +432,7 @@ def lookahead_fast(
                 else:
                     with preserved_buffers(head):
                         outputs[task] = head(rep)
-            after[k] = _losses_of(outputs, bench, prep.my, tasks).double().numpy()
+            after[k] = _losses_of(outputs, bench, prep.my, tasks).double().cpu().numpy()
     return prep.before, after
 
 
@@ -477,7 +477,7 @@ def lookahead_batched(
                 versions = [prep.head_step(t, mult[t]) for mult in mults]
                 for k, (name, _) in enumerate(prep.head_named[t]):
                     params[f"heads.{task}.{name}"] = torch.stack([v[k] for v in versions])
-            after[start : start + len(mults)] = batched(params).double().numpy()
+            after[start : start + len(mults)] = batched(params).double().cpu().numpy()
     return prep.before, after
 
 

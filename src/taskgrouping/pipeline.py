@@ -12,9 +12,12 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from taskgrouping.io import atomic_write_csv, atomic_write_json, read_json
+from taskgrouping.io import atomic_write_csv, atomic_write_json, read_gain_matrix, read_json
+
+if TYPE_CHECKING:
+    import torch
 
 # Stage dependencies are imported inside each stage function, so that every rule's environment
 # (envs/torch.yaml, envs/solver.yaml, envs/plot.yaml) needs only the packages of its own stage.
@@ -26,7 +29,7 @@ METHODS = ("stl", "mtl", "random", "exhaustive", "ours", "tag")
 
 @contextlib.contextmanager
 def logged(log_path: Path | str | None) -> Iterator[None]:
-    """Run a stage with logging to ``log_path`` and stderr.
+    """Run a stage with logging to ``log_path`` and stderr; an exception is logged, then raised.
 
     Native libraries that print to standard output (the HiGHS banner) are sent to the log file.
     """
@@ -48,6 +51,10 @@ def logged(log_path: Path | str | None) -> Iterator[None]:
     )
     try:
         yield
+    except Exception as err:
+        # The job's log then says why it failed, not only the scheduler's copy of stderr.
+        log.error("%s: %s", type(err).__name__, err)
+        raise
     finally:
         logging.shutdown()
         if saved_stdout is not None:
@@ -56,12 +63,19 @@ def logged(log_path: Path | str | None) -> Iterator[None]:
             os.close(saved_stdout)
 
 
-def _torch_setup(threads: int) -> None:
-    """Deterministic torch on ``threads`` CPU threads (the rule's ``threads``)."""
+def _torch_setup(threads: int, device: str = "cpu") -> torch.device:
+    """Deterministic torch on ``threads`` CPU threads (the rule's ``threads``); returns the torch
+    device that the config value ``device`` (auto, cpu, cuda) names.
+    """
     import torch
 
+    from taskgrouping.device import resolve_device, setup_determinism
+
     torch.set_num_threads(max(1, int(threads)))
-    torch.use_deterministic_algorithms(True)
+    dev = resolve_device(device)
+    setup_determinism(dev)
+    log.info("torch device: %s", dev)
+    return dev
 
 
 def prepare_data(benchmark: str, params: Mapping[str, Any], out_dir: Path | str) -> None:
@@ -85,18 +99,30 @@ def probe_base(
     points_pt: Path | str,
     stats_json: Path | str,
     threads: int = 1,
+    *,
+    device: str = "cpu",
 ) -> None:
-    """Probe stage 1: train the all-task network once and save every probing point."""
+    """Probe stage 1: train the all-task network once on ``device`` (float32) and save every
+    probing point.
+
+    Resumable: the job checkpoints to ``points.ckpt`` beside ``points_pt`` and deletes it once
+    both outputs are written.
+    """
     from taskgrouping.benchmarks import get_benchmark
+    from taskgrouping.checkpoint import checkpoint_path, remove_checkpoint
     from taskgrouping.probe import ProbeOptions, save_points
 
-    _torch_setup(threads)
+    dev = _torch_setup(threads, device)
     bench = get_benchmark(benchmark, params)
     splits = bench.load(Path(data_dir))
     options = ProbeOptions.from_config(params["probe"])
     seed = probe_run_seed(params["seed"], probe_seed)
-    stats = save_points(bench, splits, params["train"], options, seed, points_pt)
+    ckpt = checkpoint_path(points_pt)
+    stats = save_points(
+        bench, splits, params["train"], options, seed, points_pt, device=dev, checkpoint=ckpt
+    )
     atomic_write_json(stats_json, {"probe_seed": int(probe_seed), "seed": seed, **stats.to_dict()})
+    remove_checkpoint(ckpt)
     log.info("%d probing points of %d steps saved to %s", stats.points, stats.steps, points_pt)
 
 
@@ -111,20 +137,24 @@ def probe_points(
     shard: int = 0,
     n_shards: int = 1,
     threads: int = 1,
+    device: str = "cpu",
 ) -> None:
-    """Probe stage 2: probe one shard of the combinations at every saved point.
+    """Probe stage 2: probe one shard of the combinations at every saved point, on ``device``
+    in float32.
 
     Writes raw lookahead records (exact estimator) or step gains (gradient-based estimators).
     """
     from taskgrouping.benchmarks import get_benchmark
     from taskgrouping.probe import ProbeOptions, load_points, probe_saved
 
-    _torch_setup(threads)
+    dev = _torch_setup(threads, device)
     bench = get_benchmark(benchmark, params)
     splits = bench.load(Path(data_dir))
     options = ProbeOptions.from_config({**params["probe"], "estimator": estimator})
     points = load_points(points_pt, bench.tasks)
-    frame = probe_saved(bench, splits, params["train"], options, points, shard, n_shards)
+    frame = probe_saved(
+        bench, splits, params["train"], options, points, shard, n_shards, device=dev
+    )
     atomic_write_csv(out_csv, frame)
     log.info(
         "shard %d/%d of %s: %d rows to %s", shard + 1, n_shards, estimator, len(frame), out_csv
@@ -203,19 +233,37 @@ def train_network(
     group: str,
     out_json: Path | str,
     threads: int = 1,
+    seed: int = 0,
+    *,
+    device: str = "cpu",
+    amp: str | bool = False,
 ) -> None:
-    """Train stage: one network for the group key ``group`` (tasks joined by ``+``)."""
-    from taskgrouping.benchmarks import get_benchmark
-    from taskgrouping.training import group_seed, train_group
+    """Train stage: one network for the group key ``group`` (tasks joined by ``+``) at training
+    seed ``seed`` (one of ``params['train']['seeds']``; see :func:`training.group_seed`).
 
-    _torch_setup(threads)
+    Resumable: the job checkpoints to ``metrics.ckpt`` beside ``out_json`` (see
+    :func:`training.train_to_file`), which it deletes once ``out_json`` is written. ``device`` and
+    ``amp`` are the config keys of :mod:`taskgrouping.device`.
+    """
+    from taskgrouping.benchmarks import get_benchmark
+    from taskgrouping.training import group_seed, train_to_file
+
+    dev = _torch_setup(threads, device)
     bench = get_benchmark(benchmark, params)
     tasks = group.split("+")
     for t in tasks:
         bench.task_index(t)
     splits = bench.load(Path(data_dir))
-    result = train_group(bench, splits, tasks, params["train"], group_seed(params["seed"], group))
-    atomic_write_json(out_json, result.to_dict())
+    result = train_to_file(
+        bench,
+        splits,
+        tasks,
+        params["train"],
+        group_seed(params["seed"], group, seed),
+        out_json,
+        device=dev,
+        amp=amp,
+    )
     log.info("group %s: best epoch %d, val %s", group, result.best_epoch, result.val)
 
 
@@ -247,7 +295,6 @@ def select_groups(
     ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings.
     """
     import numpy as np
-    import pandas as pd
 
     from taskgrouping.grouping import (
         Budget,
@@ -279,9 +326,7 @@ def select_groups(
         if method in ("ours", "tag"):
             if gains_csv is None:
                 raise ValueError(f"method {method!r} needs a gain matrix (gains_csv)")
-            frame = pd.read_csv(gains_csv, index_col=0)
-            if list(frame.index) != tasks or list(frame.columns) != tasks:
-                raise ValueError(f"gain matrix {gains_csv} does not list the tasks {tasks}")
+            frame = read_gain_matrix(gains_csv, tasks)
             cands = gain_candidates(
                 frame.to_numpy(float), grouping["aggregate"], max_size=grouping["max_group_size"]
             )
@@ -315,6 +360,17 @@ def select_groups(
         raise ValueError(f"unknown method {method!r}; accepted: {list(METHODS)}")
     atomic_write_json(out_json, out)
     log.info("%s at budget %s: %s (%s)", method, budget, out["groups"], out["solver_status"])
+    if out["solver_status"] == "time_limit":
+        gap = "unknown" if out["gap"] is None else f"{out['gap']:.3%}"
+        log.warning(
+            "%s at budget %s: HiGHS stopped at the time limit of %s s with gap %s (bound %s); "
+            "these groups are the best found, not a proven optimum",
+            method,
+            budget,
+            grouping["time_limit_s"],
+            gap,
+            out["bound"],
+        )
 
 
 def evaluate_run(
@@ -322,20 +378,31 @@ def evaluate_run(
     tasks: Sequence[str],
     group_jsons: Sequence[Path | str],
     metrics_jsons: Sequence[Path | str],
+    metrics_seeds: Sequence[int],
+    method_seeds: Mapping[str, Sequence[int]],
     summary_csv: Path | str,
     totals_csv: Path | str,
     truth_json: Path | str | None = None,
 ) -> None:
     """Evaluate stage: score every selection and write the summary and totals tables.
 
-    ``truth_json`` (a planted partition ``{"groups": [...]}``) adds the ``is_planted`` column.
+    ``metrics_seeds[i]`` is the training seed of the network in ``metrics_jsons[i]``;
+    ``method_seeds`` says at which seeds each method is scored. ``truth_json`` (a planted
+    partition ``{"groups": [...]}``) adds the ``is_planted`` column.
     """
     from taskgrouping.evaluate import evaluate_selections
 
+    if len(metrics_seeds) != len(metrics_jsons):
+        raise ValueError(
+            f"{len(metrics_jsons)} metrics files but {len(metrics_seeds)} training seeds"
+        )
+    by_seed: dict[int, dict[str, dict[str, Any]]] = {}
+    for path, seed in zip(metrics_jsons, metrics_seeds, strict=True):
+        by_seed.setdefault(int(seed), {}).update(_load_metrics([path]))
     selections = [read_json(p) for p in group_jsons]
     truth = read_json(truth_json)["groups"] if truth_json else None
     summary, totals = evaluate_selections(
-        benchmark, selections, _load_metrics(metrics_jsons), tasks, truth
+        benchmark, selections, by_seed, tasks, truth, method_seeds=method_seeds
     )
     atomic_write_csv(summary_csv, summary)
     atomic_write_csv(totals_csv, totals)

@@ -41,6 +41,7 @@ points can be saved (:func:`save_points`) and probed later by shards of combinat
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 import logging
 import math
@@ -56,6 +57,15 @@ import torch
 
 from taskgrouping.affinity import first_order_gains_step, tag_affinity_step, tag_cosine_step
 from taskgrouping.benchmarks.base import Benchmark, Split
+from taskgrouping.checkpoint import (
+    CHECKPOINT_KEYS,
+    CheckpointWriter,
+    checkpoint_settings,
+    fingerprint,
+    load_checkpoint,
+    remove_checkpoint,
+)
+from taskgrouping.device import resolve_device
 from taskgrouping.lookahead import (
     BATCHNORM_MODES,
     ENGINES,
@@ -64,7 +74,14 @@ from taskgrouping.lookahead import (
     preserved_buffers,
 )
 from taskgrouping.models import MultiTaskNet
-from taskgrouping.training import check_finite, make_optimizer, task_losses
+from taskgrouping.training import (
+    NonFiniteLoss,
+    check_finite,
+    make_optimizer,
+    model_device,
+    set_epoch_lr,
+    task_losses,
+)
 
 log = logging.getLogger(__name__)
 
@@ -437,6 +454,19 @@ class BaseRunStats:
         }
 
 
+def _on_cpu(obj: Any) -> Any:
+    """``obj`` (nested dicts and lists of tensors) with every tensor on the CPU, so that saved
+    points load on any machine; CPU tensors are returned as they are.
+    """
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return {k: _on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_on_cpu(v) for v in obj]
+    return obj
+
+
 def _point_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed((int(seed) * 1_000_003 + 7 * step + 1) % (2**63 - 1))
 
@@ -448,25 +478,63 @@ def base_run(
     options: ProbeOptions,
     seed: int,
     on_point: Callable[[ProbePoint, MultiTaskNet, torch.optim.Optimizer], None],
+    *,
+    device: str | torch.device = "cpu",
+    checkpoint: Path | str | None = None,
+    collected: Callable[[], Any] | None = None,
+    restore: Callable[[Any], None] | None = None,
 ) -> BaseRunStats:
     """Train one network on all tasks for ``options.epochs``, calling ``on_point`` at probe steps.
 
     ``on_point`` runs just before the real training step on the same batch and must not change
     the model or optimizer (the probe functions don't). The sampled pairs and the held-out batch
-    of a point depend only on ``seed`` and the step, so any consumer sees the same points.
+    of a point depend only on ``seed`` and the step, so any consumer sees the same points. The
+    network trains on ``device`` in float32 (batch order and sampling stay on the CPU generator).
+
+    With ``checkpoint`` (a file path), the run's state and ``collected()`` (what ``on_point`` has
+    gathered so far) are saved there as :func:`taskgrouping.training.train_group` saves its state
+    (``train_cfg``'s ``checkpoint_every`` and ``checkpoint_min_seconds``); a checkpoint of the same
+    configuration found there is resumed after handing its collected state to ``restore``, and
+    the run then continues exactly as if it had not stopped.
     """
     tasks = bench.tasks
     n = len(tasks)
+    dev = resolve_device(device)
     torch.manual_seed(seed)
-    model = bench.build_model(tasks)
+    model = bench.build_model(tasks).to(dev)
     optimizer = make_optimizer(model, train_cfg)
     gen = torch.Generator().manual_seed(seed)
     bs = int(train_cfg["batch_size"])
     train = splits["train"]
-    step = points = 0
+    step = points = first_epoch = 0
     train_s = probe_s = 0.0
-    for epoch in range(1, options.epochs + 1):
+    every, min_seconds = checkpoint_settings(train_cfg)
+    writer = None
+    if checkpoint is not None and every > 0:
+        key = base_run_fingerprint(bench, train_cfg, options, seed, dev)
+        writer = CheckpointWriter(checkpoint, key, min_seconds)
+        state = load_checkpoint(checkpoint, key)
+        if state is not None:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            gen.set_state(state["generator"])
+            torch.set_rng_state(state["rng"])
+            if dev.type == "cuda" and state["cuda_rng"] is not None:
+                torch.cuda.set_rng_state(state["cuda_rng"], dev)
+            step, points = int(state["step"]), int(state["points"])
+            first_epoch = int(state["epoch"])
+            train_s, probe_s = float(state["train_s"]), float(state["probe_s"])
+            if restore is not None:
+                restore(state["collected"])
+            log.info(
+                "probe base run resumes from %s after epoch %d (resumed_from_epoch=%d)",
+                checkpoint,
+                first_epoch,
+                first_epoch,
+            )
+    for epoch in range(first_epoch + 1, options.epochs + 1):
         model.train()
+        set_epoch_lr(optimizer, train_cfg, epoch)
         order = torch.randperm(len(train), generator=gen)
         for start in range(0, len(train), bs):
             idx = order[start : start + bs]
@@ -483,7 +551,7 @@ def base_run(
                 points += 1
                 probe_s += time.perf_counter() - t0
             t0 = time.perf_counter()
-            x, y = train.x[idx], train.y[idx]
+            x, y = train.x[idx].to(dev), train.y[idx].to(dev)
             losses = task_losses(model, bench, x, y, tasks)
             check_finite(losses, tasks, step, "+".join(tasks))
             optimizer.zero_grad(set_to_none=True)
@@ -500,7 +568,45 @@ def base_run(
             train_s,
             probe_s,
         )
+        if writer is not None and epoch < options.epochs and epoch % every == 0:
+            writer.save(
+                {
+                    "epoch": epoch,
+                    "step": step,
+                    "points": points,
+                    "train_s": train_s,
+                    "probe_s": probe_s,
+                    "model": _on_cpu(model.state_dict()),
+                    "optimizer": _on_cpu(optimizer.state_dict()),
+                    "generator": gen.get_state(),
+                    "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state(dev) if dev.type == "cuda" else None,
+                    "collected": collected() if collected is not None else None,
+                }
+            )
     return BaseRunStats(step, points, train_s, probe_s)
+
+
+def base_run_fingerprint(
+    bench: Benchmark,
+    train_cfg: Mapping[str, Any],
+    options: ProbeOptions,
+    seed: int,
+    device: torch.device,
+) -> str:
+    """Hash of what a base run depends on: benchmark settings, training recipe (without the
+    checkpoint settings), probing options, seed and device type.
+    """
+    return fingerprint(
+        {
+            "benchmark": bench.name,
+            "params": {k: v for k, v in bench.params.items() if k not in ("train", "probe")},
+            "train": {k: v for k, v in train_cfg.items() if k not in CHECKPOINT_KEYS},
+            "probe": dataclasses.asdict(options),
+            "seed": int(seed),
+            "device": device.type,
+        }
+    )
 
 
 def probe_point(
@@ -518,10 +624,12 @@ def probe_point(
         combos = point_combos(point.pairs, len(tasks), options, tasks)
     if not combos:
         return []
-    x, y = splits["train"].x[point.batch], splits["train"].y[point.batch]
+    dev = model_device(model)
+    x, y = splits["train"].x[point.batch].to(dev), splits["train"].y[point.batch].to(dev)
     measure = None
     if point.heldout is not None:
-        measure = Measure(splits["val"].x[point.heldout], splits["val"].y[point.heldout])
+        val = splits["val"]
+        measure = Measure(val.x[point.heldout].to(dev), val.y[point.heldout].to(dev))
     rng = torch.get_rng_state()
     torch.set_rng_state(point.rng_state)
     try:
@@ -564,7 +672,8 @@ def estimate_point(
     (absolute: ``L_j - L_j(after)``). ``tag_cosine``: gradient cosine similarity.
     """
     tasks = bench.tasks
-    x, y = splits["train"].x[point.batch], splits["train"].y[point.batch]
+    dev = model_device(model)
+    x, y = splits["train"].x[point.batch].to(dev), splits["train"].y[point.batch].to(dev)
     with preserved_buffers(model):
         model.train()
         if options.estimator == "first_order":
@@ -581,7 +690,7 @@ def estimate_point(
             m = tag_cosine_step(model, bench, x, y, tasks)
         else:
             raise ValueError(f"estimator {options.estimator!r} is not gradient-based")
-    m = m.detach().double().numpy()
+    m = m.detach().double().cpu().numpy()
     return [
         (point.step, point.epoch, tasks[i], tasks[j], float(m[i, j]))
         for i, j in itertools.permutations(range(len(tasks)), 2)
@@ -620,12 +729,13 @@ def probe_in_process(
         probe_cfg if isinstance(probe_cfg, ProbeOptions) else ProbeOptions.from_config(probe_cfg)
     )
     rows: list[tuple[Any, ...]] = []
-    lr = float(train_cfg["lr"])
 
     def on_point(point: ProbePoint, model: MultiTaskNet, opt: torch.optim.Optimizer) -> None:
         if options.estimator == "exact":
             rows.extend(probe_point(point, model, opt, bench, splits, options))
         else:
+            # the learning rate of the step being probed (train.lr_step_epochs lowers it)
+            lr = float(opt.param_groups[0]["lr"])
             rows.extend(estimate_point(point, model, bench, splits, options, lr))
 
     stats = base_run(bench, splits, train_cfg, options, seed, on_point)
@@ -652,8 +762,16 @@ def save_points(
     options: ProbeOptions,
     seed: int,
     path: Path | str,
+    *,
+    device: str | torch.device = "cpu",
+    checkpoint: Path | str | None = None,
 ) -> BaseRunStats:
-    """Run :func:`base_run` and save every probing point (weights, optimizer state) to ``path``."""
+    """Run :func:`base_run` on ``device`` and save every probing point (weights, optimizer
+    state, on the CPU) to ``path``.
+
+    With ``checkpoint``, the run resumes from and saves to that file (see :func:`base_run`); the
+    caller deletes it once every result is written. A non-finite loss deletes it here.
+    """
     from taskgrouping.io import atomic_writer
 
     points: list[dict[str, Any]] = []
@@ -667,12 +785,31 @@ def save_points(
                 "heldout": None if point.heldout is None else point.heldout.clone(),
                 "pairs": [list(p) for p in point.pairs],
                 "rng_state": point.rng_state.clone(),
-                "model": copy.deepcopy(model.state_dict()),
-                "optimizer": copy.deepcopy(opt.state_dict()),
+                "model": _on_cpu(copy.deepcopy(model.state_dict())),
+                "optimizer": _on_cpu(copy.deepcopy(opt.state_dict())),
             }
         )
 
-    stats = base_run(bench, splits, train_cfg, options, seed, on_point)
+    def restore(saved: list[dict[str, Any]]) -> None:
+        points[:] = saved
+
+    try:
+        stats = base_run(
+            bench,
+            splits,
+            train_cfg,
+            options,
+            seed,
+            on_point,
+            device=device,
+            checkpoint=checkpoint,
+            collected=lambda: points,
+            restore=restore,
+        )
+    except NonFiniteLoss:
+        if checkpoint is not None:
+            remove_checkpoint(checkpoint)
+        raise
     with atomic_writer(path, binary=True) as fh:
         torch.save({"tasks": bench.tasks, "seed": seed, "points": points}, fh)
     return stats
@@ -706,8 +843,10 @@ def probe_saved(
     points: Sequence[ProbePoint],
     shard: int = 0,
     n_shards: int = 1,
+    *,
+    device: str | torch.device = "cpu",
 ) -> pd.DataFrame:
-    """Records of one shard of the combinations over every saved point.
+    """Records of one shard of the combinations over every saved point (probed on ``device``).
 
     For the exact estimator, shard ``s`` probes the combinations at positions ``s, s + n_shards,
     ...`` of :func:`all_combos`; the concatenated records of all shards equal one unsharded run's.
@@ -715,7 +854,7 @@ def probe_saved(
     """
     tasks = bench.tasks
     canonical = all_combos(len(tasks), options, tasks)
-    model = bench.build_model(tasks)
+    model = bench.build_model(tasks).to(resolve_device(device))
     optimizer = make_optimizer(model, train_cfg)
     rows: list[tuple[Any, ...]] = []
     t0 = time.perf_counter()
@@ -727,9 +866,9 @@ def probe_saved(
             mine = shard_combos(combos, canonical, shard, n_shards)
             rows.extend(probe_point(point, model, optimizer, bench, splits, options, mine))
         elif shard == 0:
-            rows.extend(
-                estimate_point(point, model, bench, splits, options, float(train_cfg["lr"]))
-            )
+            # the saved optimizer state holds the learning rate of the probed step
+            lr = float(optimizer.param_groups[0]["lr"])
+            rows.extend(estimate_point(point, model, bench, splits, options, lr))
         if (k + 1) % max(1, len(points) // 5) == 0:
             log.info(
                 "shard %d/%d: %d/%d points probed (%.1f s)",

@@ -27,6 +27,7 @@ from matplotlib.colors import ListedColormap, to_rgb
 from matplotlib.ticker import MaxNLocator
 
 from taskgrouping.evaluate import TOTALS_COLUMNS
+from taskgrouping.io import atomic_savefig, atomic_write_csv, atomic_write_text
 
 __all__ = [
     "METHOD_ORDER",
@@ -46,7 +47,7 @@ _REFERENCE_METHODS: tuple[str, ...] = ("stl", "mtl")
 #: Columns a totals table must have (``is_planted`` is optional: synthetic benchmarks only).
 _TOTALS_COLUMNS: tuple[str, ...] = tuple(c for c in TOTALS_COLUMNS if c != "is_planted")
 _TOTALS_NUMERIC: tuple[str, ...] = _TOTALS_COLUMNS[2:]
-_TOTALS_KEY: list[str] = ["benchmark", "method", "budget", "draw"]
+_TOTALS_KEY: list[str] = ["benchmark", "method", "budget", "draw", "seed"]
 _TABLE_KEY: list[str] = ["benchmark", "method", "budget"]
 
 _METHOD_COLORS: dict[str, str] = {
@@ -102,9 +103,7 @@ def _method_style(method: str, extra_methods: list[str]) -> tuple[str, str]:
 
 def _save(fig: plt.Figure, out_png: Path) -> None:
     """Save ``fig`` as PNG (dpi 150, tight bounding box) and close it."""
-    out_png = Path(out_png)
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=_DPI, bbox_inches="tight")
+    atomic_savefig(fig, out_png, dpi=_DPI, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -114,19 +113,19 @@ def _read_totals(totals_csv: Path) -> pd.DataFrame:
     Parameters
     ----------
     totals_csv
-        CSV with columns ``benchmark, method, budget, draw, n_groups, total_val, total_test,
-        delta_m_pct``; one row per (benchmark, method, budget, draw).
+        CSV with columns ``benchmark, method, budget, draw, seed, n_groups, total_val,
+        total_test, delta_m_pct``; one row per (benchmark, method, budget, draw, seed).
 
     Returns
     -------
     pandas.DataFrame
-        The table with numeric columns as floats and ``budget``/``draw`` as integers.
+        The table with numeric columns as floats and ``budget``/``draw``/``seed`` as integers.
 
     Raises
     ------
     ValueError
-        If the file has no rows, a column is missing or not numeric, a budget or draw is not an
-        integer, or a (benchmark, method, budget, draw) key occurs more than once.
+        If the file has no rows, a column is missing or not numeric, a budget, draw or seed is
+        not an integer, or a (benchmark, method, budget, draw, seed) key occurs more than once.
     """
     totals_csv = Path(totals_csv)
     df = pd.read_csv(totals_csv, dtype={"benchmark": str, "method": str})
@@ -142,7 +141,7 @@ def _read_totals(totals_csv: Path) -> pd.DataFrame:
             row = int(df.index[df[col].isna()][0])
             raise ValueError(f"{totals_csv}: column {col!r} is empty in data row {row}")
     _to_float(df, _TOTALS_NUMERIC, totals_csv)
-    for col in ("budget", "draw"):
+    for col in ("budget", "draw", "seed"):
         values = df[col]
         bad = values.isna() | (values != values.round())
         if bad.any():
@@ -321,33 +320,50 @@ def plot_gain_heatmap(gains_csv: Path, out_png: Path, *, title: str | None = Non
 # --------------------------------------------------------------------------------------------
 
 
+def _runs_label(rows: pd.DataFrame) -> str:
+    """What several rows of one method and budget are: ``"5 draws"``, ``"3 seeds"`` or both."""
+    parts = []
+    n_draws, n_seeds = int(rows["draw"].nunique()), int(rows["seed"].nunique())
+    if n_draws > 1:
+        parts.append(f"{n_draws} draws")
+    if n_seeds > 1:
+        parts.append(f"{n_seeds} seeds")
+    return " x ".join(parts) or "1 run"
+
+
 def _plot_benchmark_curve(ax: plt.Axes, df: pd.DataFrame, extra_methods: list[str]) -> None:
     """Draw every method of one benchmark onto ``ax`` (see :func:`plot_budget_curve`)."""
     for method in _ordered_methods(df["method"]):
         rows = df[df["method"] == method]
         color, marker = _method_style(method, extra_methods)
         if method in _REFERENCE_METHODS:
-            if len(rows) != 1:
+            if rows["budget"].nunique() != 1 or rows["draw"].nunique() != 1:
+                budgets = sorted(map(int, rows["budget"].unique()))
+                draws = sorted(map(int, rows["draw"].unique()))
                 raise ValueError(
-                    f"reference method {method!r} must have exactly one row per benchmark, "
-                    f"found {len(rows)} for benchmark {rows['benchmark'].iloc[0]!r}"
+                    f"reference method {method!r} must have one budget and one draw per "
+                    f"benchmark, found budgets {budgets} and draws {draws} for benchmark "
+                    f"{rows['benchmark'].iloc[0]!r}"
                 )
             budget = int(rows["budget"].iloc[0])
-            value = float(rows["total_test"].iloc[0])
+            value = float(rows["total_test"].mean())
+            n_seeds = len(rows)
             ax.axhline(
                 value,
                 color=color,
                 linestyle="--",
                 linewidth=1.2,
-                label=f"{method} reference (B={budget})",
+                label=f"{method} reference (B={budget})"
+                + (f", mean over {n_seeds} seeds" if n_seeds > 1 else ""),
             )
             ax.plot([budget], [value], marker="D", color=color, linestyle="none")
             continue
         stats = (
             rows.groupby("budget")["total_test"].agg(["mean", "min", "max", "count"]).sort_index()
         )
-        n_draws = int(stats["count"].max())
-        if n_draws > 1:
+        n_runs = int(stats["count"].max())
+        if n_runs > 1:
+            what = _runs_label(rows)
             ax.fill_between(
                 stats.index,
                 stats["min"],
@@ -355,9 +371,9 @@ def _plot_benchmark_curve(ax: plt.Axes, df: pd.DataFrame, extra_methods: list[st
                 color=color,
                 alpha=0.2,
                 linewidth=0,
-                label=f"{method}: min–max over {n_draws} draws",
+                label=f"{method}: min–max over {what}",
             )
-            label = f"{method}: mean over {n_draws} draws"
+            label = f"{method}: mean over {what}"
         else:
             label = method
         ax.plot(
@@ -591,9 +607,9 @@ def _format_number(value: float) -> str:
     return f"{value:.4g}"
 
 
-def _mean_std_cell(mean: float, std: float, n_draws: int) -> str:
-    """``"mean ± std"`` when there are several draws, else the mean alone."""
-    if n_draws > 1:
+def _mean_std_cell(mean: float, std: float, n_runs: int) -> str:
+    """``"mean ± std"`` when there are several runs (draws or seeds), else the mean alone."""
+    if n_runs > 1:
         return f"{_format_number(mean)} ± {_format_number(std)}"
     return _format_number(mean)
 
@@ -606,17 +622,18 @@ def _display_table(agg: pd.DataFrame) -> pd.DataFrame:
             "method": agg["method"].astype(str),
             "budget B": agg["budget"].astype(str),
             "draws": agg["n_draws"].astype(str),
+            "seeds": agg["n_seeds"].astype(str),
             "total val loss": [_format_number(v) for v in agg["total_val"]],
             "total test loss": [
                 _mean_std_cell(m, s, n)
                 for m, s, n in zip(
-                    agg["total_test_mean"], agg["total_test_std"], agg["n_draws"], strict=True
+                    agg["total_test_mean"], agg["total_test_std"], agg["n_runs"], strict=True
                 )
             ],
             "delta_m vs STL (%)": [
                 _mean_std_cell(m, s, n)
                 for m, s, n in zip(
-                    agg["delta_m_pct_mean"], agg["delta_m_pct_std"], agg["n_draws"], strict=True
+                    agg["delta_m_pct_mean"], agg["delta_m_pct_std"], agg["n_runs"], strict=True
                 )
             ],
         }
@@ -625,8 +642,9 @@ def _display_table(agg: pd.DataFrame) -> pd.DataFrame:
 
 _LATEX_CAPTION = (
     r"Total loss summed over tasks for each benchmark, method and budget $B$ (number of networks "
-    r"trained); lower is better. Where draws $> 1$ (random grouping), entries are mean $\pm$ "
-    r"sample standard deviation over draws; the validation total is the mean. "
+    r"trained); lower is better. Where there are several runs (draws of random grouping, or "
+    r"training seeds), entries are mean $\pm$ sample standard deviation over them; the "
+    r"validation total is the mean. "
     r"$\Delta_m$ is the mean over tasks of $100\,(L^{\mathrm{STL}} - L)/L^{\mathrm{STL}}$ on test "
     r"losses, in \%; positive means better than single-task learning."
 )
@@ -635,18 +653,19 @@ _LATEX_CAPTION = (
 def write_totals_tables(
     totals_csv: Path, out_csv: Path, out_md: Path, out_tex: Path
 ) -> pd.DataFrame:
-    """Aggregate ``totals.csv`` over draws and write it as CSV, Markdown and LaTeX tables.
+    """Aggregate ``totals.csv`` over draws and seeds; write it as CSV, Markdown and LaTeX.
 
     Parameters
     ----------
     totals_csv
-        CSV with columns ``benchmark, method, budget, draw, n_groups, total_val, total_test,
-        delta_m_pct``, one row per (benchmark, method, budget, draw).
+        CSV with columns ``benchmark, method, budget, draw, seed, n_groups, total_val,
+        total_test, delta_m_pct``, one row per (benchmark, method, budget, draw, seed).
     out_csv
-        Tidy CSV with columns ``benchmark, method, budget, n_draws, total_val, total_test_mean,
-        total_test_std, delta_m_pct_mean, delta_m_pct_std`` (full precision).
+        Tidy CSV with columns ``benchmark, method, budget, n_draws, n_seeds, n_runs, total_val,
+        total_test_mean, total_test_std, delta_m_pct_mean, delta_m_pct_std`` (full precision;
+        ``n_runs`` rows were aggregated).
     out_md
-        Markdown table (floats to 4 significant digits, ``mean ± std`` where ``n_draws > 1``).
+        Markdown table (floats to 4 significant digits, ``mean ± std`` where ``n_runs > 1``).
     out_tex
         LaTeX ``table`` (booktabs rules, escaped cells, caption, label ``tab:totals``), same
         formatting as the Markdown table.
@@ -656,26 +675,28 @@ def write_totals_tables(
     pandas.DataFrame
         The aggregated table (columns as in ``out_csv``), sorted by benchmark, method
         (``stl, mtl, random, exhaustive, ours``, then others alphabetically) and budget. Standard
-        deviations are sample standard deviations (``ddof=1``) and 0.0 for a single draw;
-        ``total_val`` is the mean over draws.
+        deviations are sample standard deviations (``ddof=1``) over all runs (draws x seeds)
+        and 0.0 for a single run; ``total_val`` is the mean.
 
     Raises
     ------
     ValueError
         If ``totals_csv`` has no rows, misses a column, has a non-numeric value, a non-integer
-        budget or draw, or a duplicate (benchmark, method, budget, draw) row.
+        budget, draw or seed, or a duplicate (benchmark, method, budget, draw, seed) row.
     """
     df = _read_totals(Path(totals_csv))
     grouped = df.groupby(_TABLE_KEY, sort=False)
     agg = grouped.agg(
-        n_draws=("draw", "size"),
+        n_draws=("draw", "nunique"),
+        n_seeds=("seed", "nunique"),
+        n_runs=("draw", "size"),
         total_val=("total_val", "mean"),
         total_test_mean=("total_test", "mean"),
         total_test_std=("total_test", "std"),
         delta_m_pct_mean=("delta_m_pct", "mean"),
         delta_m_pct_std=("delta_m_pct", "std"),
     ).reset_index()
-    single = agg["n_draws"] == 1
+    single = agg["n_runs"] == 1
     agg.loc[single, ["total_test_std", "delta_m_pct_std"]] = 0.0
     method_order = pd.CategoricalDtype(_ordered_methods(agg["method"]), ordered=True)
     agg = agg.sort_values(
@@ -689,6 +710,8 @@ def write_totals_tables(
             "method",
             "budget",
             "n_draws",
+            "n_seeds",
+            "n_runs",
             "total_val",
             "total_test_mean",
             "total_test_std",
@@ -697,9 +720,7 @@ def write_totals_tables(
         ]
     ]
 
-    for out in (out_csv, out_md, out_tex):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-    agg.to_csv(out_csv, index=False)
+    atomic_write_csv(out_csv, agg)
 
     display = _display_table(agg)
     markdown = display.to_markdown(
@@ -707,7 +728,7 @@ def write_totals_tables(
         disable_numparse=True,
         colalign=("left", "left", "right", "right", "right", "right", "right"),
     )
-    Path(out_md).write_text(markdown + "\n", encoding="utf-8")
+    atomic_write_text(out_md, markdown + "\n")
 
     latex = display.to_latex(
         index=False,
@@ -719,7 +740,7 @@ def write_totals_tables(
     # Cells are escaped by pandas; the Unicode ± is turned into a LaTeX command that works in any
     # input encoding.
     latex = latex.replace("±", r"\ensuremath{\pm}")
-    Path(out_tex).write_text(latex, encoding="utf-8")
+    atomic_write_text(out_tex, latex)
     return agg
 
 
@@ -758,8 +779,7 @@ def plot_method_curves(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize="small")
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=150, bbox_inches="tight")
+    atomic_savefig(fig, out_png, dpi=150, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -791,8 +811,7 @@ def plot_bench_grouping(bench_csv: Path, out_png: Path) -> None:
     )
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
-    out_png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_png, dpi=150, bbox_inches="tight")
+    atomic_savefig(fig, out_png, dpi=150, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -1,18 +1,36 @@
-"""Training one multi-task network on a group of tasks, early-stopped on validation."""
+"""Training one multi-task network on a group of tasks, early-stopped on validation.
+
+A training job can be killed and started again: :func:`train_group` saves its whole state to a
+checkpoint file and resumes from it (see :mod:`taskgrouping.checkpoint`), with the same result as
+an uninterrupted run.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
 
 from taskgrouping.benchmarks.base import Benchmark, Split
+from taskgrouping.checkpoint import (
+    CHECKPOINT_KEYS,
+    CheckpointWriter,
+    checkpoint_path,
+    checkpoint_settings,
+    fingerprint,
+    load_checkpoint,
+    remove_checkpoint,
+)
+from taskgrouping.device import amp_dtype, resolve_device
+from taskgrouping.io import atomic_write_json
 from taskgrouping.models import MultiTaskNet
 
 log = logging.getLogger(__name__)
@@ -38,9 +56,16 @@ def group_key(tasks: Sequence[str], order: Sequence[str]) -> str:
     return "+".join(sorted(tasks, key=list(order).index))
 
 
-def group_seed(base_seed: int, key: str) -> int:
-    """A seed for one group's network, derived from the run seed and the group key (stable)."""
-    return (int(base_seed) * 1_000_003 + zlib.crc32(key.encode())) % (2**31 - 1)
+def group_seed(base_seed: int, key: str, training_seed: int = 0) -> int:
+    """A seed for one group's network, derived from the run seed, the group key and the training
+    seed (``<bench>.train.seeds``; 0 gives the benchmark's own seed). Stable across runs.
+    """
+    key_hash = (
+        zlib.crc32(key.encode())
+        if training_seed == 0
+        else zlib.crc32(f"{key}@seed{int(training_seed)}".encode())
+    )
+    return (int(base_seed) * 1_000_003 + key_hash) % (2**31 - 1)
 
 
 def make_optimizer(model: torch.nn.Module, cfg: Mapping[str, Any]) -> torch.optim.Optimizer:
@@ -58,6 +83,26 @@ def make_optimizer(model: torch.nn.Module, cfg: Mapping[str, Any]) -> torch.opti
     raise ValueError(f"unknown optimizer {name!r}; accepted: {list(OPTIMIZERS)}")
 
 
+def epoch_lr(cfg: Mapping[str, Any], epoch: int) -> float:
+    """Learning rate of (1-based) ``epoch``: ``lr * lr_gamma ** ((epoch - 1) // lr_step_epochs)``.
+
+    PyTorch's ``StepLR`` stepped after every epoch; the constant ``lr`` when ``lr_step_epochs`` is
+    null or absent. A function of the epoch alone, so a resumed run needs no scheduler state.
+    """
+    step_epochs = cfg.get("lr_step_epochs")
+    if step_epochs is None:
+        return float(cfg["lr"])
+    steps_done = (int(epoch) - 1) // int(step_epochs)
+    return float(cfg["lr"]) * float(cfg.get("lr_gamma", 0.5)) ** steps_done
+
+
+def set_epoch_lr(optimizer: torch.optim.Optimizer, cfg: Mapping[str, Any], epoch: int) -> None:
+    """Set every parameter group's learning rate to :func:`epoch_lr` of ``epoch``."""
+    lr = epoch_lr(cfg, epoch)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+
+
 def task_losses(
     model: MultiTaskNet,
     bench: Benchmark,
@@ -68,6 +113,12 @@ def task_losses(
     """Training losses of ``tasks`` on one batch, as a vector in the order of ``tasks``."""
     out = model(x, tasks)
     return torch.stack([bench.loss(out[t], y[:, bench.task_index(t)]) for t in tasks])
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of a model's parameters (CPU for a model without any)."""
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
 
 
 @torch.no_grad()
@@ -82,18 +133,26 @@ def split_metrics(
 ) -> dict[str, dict[str, float]]:
     """Means over a whole split of the evaluation metric and, with ``extras``, of the
     benchmark's extra metrics: ``{"metric": {task: value}, <extra name>: {task: value}, ...}``.
+
+    Batches are moved to the model's device; the sums are accumulated there in float64.
     """
     was_training = model.training
     model.eval()
-    sums: dict[str, torch.Tensor] = {"metric": torch.zeros(len(tasks), dtype=torch.float64)}
+    device = model_device(model)
+    sums: dict[str, torch.Tensor] = {
+        "metric": torch.zeros(len(tasks), dtype=torch.float64, device=device)
+    }
     for x, y in split.batches(batch_size):
+        x, y = x.to(device), y.to(device)
         out = model(x, tasks)
         for k, t in enumerate(tasks):
             target = y[:, bench.task_index(t)]
             sums["metric"][k] += bench.metric_sums(out[t], target).double()
             if extras:
                 for name, value in bench.extra_metric_sums(out[t], target).items():
-                    sums.setdefault(name, torch.zeros(len(tasks), dtype=torch.float64))
+                    sums.setdefault(
+                        name, torch.zeros(len(tasks), dtype=torch.float64, device=device)
+                    )
                     sums[name][k] += value.double()
     model.train(was_training)
     return {
@@ -151,6 +210,29 @@ class TrainResult:
         }
 
 
+EpochHook = Callable[[int, int], None]
+"""Called as ``hook(restart, epoch)`` after each epoch, once its checkpoint (if due) is written."""
+
+
+@dataclass
+class _RunOutcome:
+    """A finished restart: its best-validation weights and their statistics."""
+
+    best_state: dict[str, torch.Tensor]
+    val_total: float
+    best_epoch: int
+    epochs_run: int
+    steps: int
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "val_total": self.val_total,
+            "best_epoch": self.best_epoch,
+            "epochs_run": self.epochs_run,
+            "steps": self.steps,
+        }
+
+
 def _train_once(
     bench: Benchmark,
     splits: Mapping[str, Split],
@@ -158,23 +240,65 @@ def _train_once(
     key: str,
     cfg: Mapping[str, Any],
     seed: int,
-) -> tuple[MultiTaskNet, float, int, int, int]:
-    """One training run from one initialisation; returns the best-validation model and its stats."""
-    torch.manual_seed(seed)
-    model = bench.build_model(tasks)
-    optimizer = make_optimizer(model, cfg)
-    gen = torch.Generator().manual_seed(seed)
-    best_val, best_state, best_epoch, since_best = math.inf, None, -1, 0
-    step = epoch = 0
+    *,
+    restart: int = 0,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    resume: Mapping[str, Any] | None = None,
+    save: Callable[[dict[str, Any]], None] | None = None,
+    every: int = 1,
+    on_epoch: EpochHook | None = None,
+) -> _RunOutcome:
+    """One training run from one initialisation, early-stopped on validation.
+
+    With ``resume`` (a state that ``save`` was given), the run continues after the saved epoch
+    exactly as if it had not stopped: weights, optimizer (and gradient scaler) state, batch-order
+    generator, global RNG state and early-stopping state are restored. ``save`` is called with the
+    run's state after every ``every``-th epoch that does not end the run.
+    """
+    device = device if device is not None else torch.device("cpu")
+    scaler = torch.amp.GradScaler(device.type) if dtype == torch.float16 else None
+    if resume is None:
+        torch.manual_seed(seed)
+        model = bench.build_model(tasks).to(device)
+        optimizer = make_optimizer(model, cfg)
+        gen = torch.Generator().manual_seed(seed)
+        best_val, best_state, best_epoch, since_best = math.inf, None, -1, 0
+        step = first_epoch = 0
+    else:
+        model = bench.build_model(tasks).to(device)
+        model.load_state_dict(resume["model"])
+        optimizer = make_optimizer(model, cfg)
+        optimizer.load_state_dict(resume["optimizer"])
+        if scaler is not None:
+            scaler.load_state_dict(resume["scaler"])
+        # RNG states are CPU byte tensors, whatever device the checkpoint was loaded onto.
+        gen = torch.Generator()
+        gen.set_state(resume["generator"].cpu())
+        torch.set_rng_state(resume["rng"].cpu())
+        if device.type == "cuda" and resume.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(resume["cuda_rng"].cpu(), device)
+        best_val, best_state = float(resume["best_val"]), resume["best_state"]
+        best_epoch, since_best = int(resume["best_epoch"]), int(resume["since_best"])
+        step, first_epoch = int(resume["step"]), int(resume["epoch"])
     max_epochs, patience = int(cfg["max_epochs"]), int(cfg["patience"])
-    for epoch in range(1, max_epochs + 1):
+    epoch = first_epoch
+    for epoch in range(first_epoch + 1, max_epochs + 1):
         model.train()
+        set_epoch_lr(optimizer, cfg, epoch)
         for x, y in splits["train"].batches(int(cfg["batch_size"]), generator=gen):
-            losses = task_losses(model, bench, x, y, tasks)
+            x, y = x.to(device), y.to(device)
+            with _autocast(device, dtype):
+                losses = task_losses(model, bench, x, y, tasks)
             check_finite(losses, tasks, step, key)
             optimizer.zero_grad(set_to_none=True)
-            losses.sum().backward()
-            optimizer.step()
+            if scaler is None:
+                losses.sum().backward()
+                optimizer.step()
+            else:
+                scaler.scale(losses.sum()).backward()
+                scaler.step(optimizer)
+                scaler.update()
             step += 1
         val = evaluate(model, bench, splits["val"], tasks, int(cfg["eval_batch_size"]))
         total = sum(val.values())
@@ -194,11 +318,68 @@ def _train_once(
                 best_val,
                 best_epoch,
             )
-        if since_best > patience:
+        if since_best > patience or epoch == max_epochs:
             break
-    assert best_state is not None
-    model.load_state_dict(best_state)
-    return model, best_val, best_epoch, epoch, step
+        if save is not None and epoch % every == 0:
+            save(
+                {
+                    "restart": restart,
+                    "epoch": epoch,
+                    "step": step,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scaler": None if scaler is None else scaler.state_dict(),
+                    "generator": gen.get_state(),
+                    "rng": torch.get_rng_state(),
+                    "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                    "best_val": best_val,
+                    "best_state": best_state,
+                    "best_epoch": best_epoch,
+                    "since_best": since_best,
+                }
+            )
+        if on_epoch is not None:
+            on_epoch(restart, epoch)
+    if best_state is None:
+        raise NonFiniteLoss(
+            f"validation total of group {key!r} was never finite in {epoch} epochs (seed {seed})"
+        )
+    return _RunOutcome(best_state, best_val, best_epoch, epoch, step)
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """Mixed precision for a training forward pass, or nothing (float32)."""
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def _restart_seed(seed: int, restart: int) -> int:
+    return (int(seed) + 7919 * restart) % (2**31 - 1)
+
+
+def train_fingerprint(
+    bench: Benchmark,
+    key: str,
+    cfg: Mapping[str, Any],
+    seed: int,
+    device: torch.device,
+    dtype: torch.dtype | None,
+) -> str:
+    """Hash of what one group network's training depends on: benchmark data and model settings,
+    training recipe (without the checkpoint settings), group, seed, device type and precision.
+    """
+    return fingerprint(
+        {
+            "benchmark": bench.name,
+            "params": {k: v for k, v in bench.params.items() if k not in ("train", "probe")},
+            "train": {k: v for k, v in cfg.items() if k not in CHECKPOINT_KEYS},
+            "group": key,
+            "seed": int(seed),
+            "device": device.type,
+            "precision": str(dtype),
+        }
+    )
 
 
 def train_group(
@@ -207,6 +388,11 @@ def train_group(
     tasks: Sequence[str],
     cfg: Mapping[str, Any],
     seed: int,
+    *,
+    device: str | torch.device = "cpu",
+    amp: str | bool | None = False,
+    checkpoint: Path | str | None = None,
+    on_epoch: EpochHook | None = None,
 ) -> TrainResult:
     """Train one network on ``tasks`` (sum of task losses), early-stopped on validation.
 
@@ -214,16 +400,92 @@ def train_group(
     validation total (sum over the group's tasks of the evaluation metric) is kept, so a single
     unlucky initialisation does not decide how good a group is. The returned scores are those of
     the kept run's best epoch, on validation and test.
+
+    ``device`` (``auto``, ``cpu``, ``cuda``) and ``amp`` (``False``, ``bf16``, ``fp16``) are the
+    config keys of :mod:`taskgrouping.device`. With ``checkpoint`` (a file path), the full
+    training state is saved there atomically every ``cfg['checkpoint_every']`` epochs (0 = never)
+    and after each finished restart, a save being skipped while the previous one is less than
+    ``cfg['checkpoint_min_seconds']`` old; a checkpoint of the same configuration found there at
+    the start is resumed: the result is the same as without the interruption. The caller deletes the
+    checkpoint once the result is safely written; a non-finite loss deletes it here, since a run
+    that diverges would diverge again. ``on_epoch(restart, epoch)`` is called after each epoch.
     """
     tasks = list(tasks)
     key = group_key(tasks, bench.tasks)
-    runs = []
-    for restart in range(int(cfg["restarts"])):
-        run_seed = (int(seed) + 7919 * restart) % (2**31 - 1)
-        runs.append(_train_once(bench, splits, tasks, key, cfg, run_seed))
-    totals = [r[1] for r in runs]
-    best = min(range(len(runs)), key=totals.__getitem__)
-    model, _, best_epoch, epochs_run, steps = runs[best]
+    dev = resolve_device(device)
+    dtype = amp_dtype(amp, dev)
+    every, min_seconds = checkpoint_settings(cfg)
+    ckpt = Path(checkpoint) if checkpoint is not None and every > 0 else None
+    spec_hash = train_fingerprint(bench, key, cfg, seed, dev, dtype)
+    writer = CheckpointWriter(ckpt, spec_hash, min_seconds) if ckpt is not None else None
+    state = load_checkpoint(ckpt, spec_hash, dev) if ckpt is not None else None
+    finished: list[dict[str, Any]] = list(state["finished"]) if state else []
+    kept_state: dict[str, torch.Tensor] | None = state["kept_state"] if state else None
+    run = state["run"] if state else None
+    done_before = sum(int(f["epochs_run"]) for f in finished) + (int(run["epoch"]) if run else 0)
+    if state is not None:
+        log.info(
+            "group %s seed %d resumes from %s: %d restart(s) finished, restart %d at epoch %d "
+            "(resumed_from_epoch=%d)",
+            key,
+            seed,
+            ckpt,
+            len(finished),
+            len(finished),
+            int(run["epoch"]) if run else 0,
+            done_before,
+        )
+
+    def save(run_state: dict[str, Any] | None) -> None:
+        assert writer is not None
+        writer.save({"finished": finished, "kept_state": kept_state, "run": run_state})
+
+    try:
+        for restart in range(len(finished), int(cfg["restarts"])):
+            outcome = _train_once(
+                bench,
+                splits,
+                tasks,
+                key,
+                cfg,
+                _restart_seed(seed, restart),
+                restart=restart,
+                device=dev,
+                dtype=dtype,
+                resume=run if run is not None and int(run["restart"]) == restart else None,
+                save=save if ckpt is not None else None,
+                every=every,
+                on_epoch=on_epoch,
+            )
+            run = None
+            if all(outcome.val_total < f["val_total"] for f in finished):
+                kept_state = outcome.best_state
+            finished.append(outcome.summary())
+            if ckpt is not None:
+                save(None)
+            if on_epoch is not None:
+                on_epoch(restart, outcome.epochs_run)
+    except NonFiniteLoss:
+        if ckpt is not None:
+            remove_checkpoint(ckpt)
+        raise
+    total_epochs = sum(int(f["epochs_run"]) for f in finished)
+    if state is not None:
+        log.info(
+            "group %s seed %d: %d of %d epochs trained in this run, %d resumed from %s",
+            key,
+            seed,
+            total_epochs - done_before,
+            total_epochs,
+            done_before,
+            ckpt,
+        )
+    totals = [float(f["val_total"]) for f in finished]
+    best = min(range(len(totals)), key=totals.__getitem__)
+    assert kept_state is not None
+    model = bench.build_model(tasks).to(dev)
+    model.load_state_dict(kept_state)
+    kept = finished[best]
     eval_bs = int(cfg["eval_batch_size"])
     scores = {s: split_metrics(model, bench, splits[s], tasks, eval_bs) for s in ("val", "test")}
     return TrainResult(
@@ -231,10 +493,35 @@ def train_group(
         tasks=tasks,
         val=scores["val"].pop("metric"),
         test=scores["test"].pop("metric"),
-        best_epoch=best_epoch,
-        epochs_run=epochs_run,
-        steps=steps,
+        best_epoch=int(kept["best_epoch"]),
+        epochs_run=int(kept["epochs_run"]),
+        steps=int(kept["steps"]),
         restart=best,
         restart_val_totals=totals,
         extra=scores,
     )
+
+
+def train_to_file(
+    bench: Benchmark,
+    splits: Mapping[str, Split],
+    tasks: Sequence[str],
+    cfg: Mapping[str, Any],
+    seed: int,
+    out_json: Path | str,
+    *,
+    device: str | torch.device = "cpu",
+    amp: str | bool | None = False,
+    on_epoch: EpochHook | None = None,
+) -> TrainResult:
+    """:func:`train_group` for a job: resumable from its checkpoint beside ``out_json``
+    (:func:`taskgrouping.checkpoint.checkpoint_path`), the result written atomically to
+    ``out_json``, then the checkpoint deleted.
+    """
+    ckpt = checkpoint_path(out_json)
+    result = train_group(
+        bench, splits, tasks, cfg, seed, device=device, amp=amp, checkpoint=ckpt, on_epoch=on_epoch
+    )
+    atomic_write_json(out_json, result.to_dict())
+    remove_checkpoint(ckpt)
+    return result

@@ -18,6 +18,7 @@ from taskgrouping.config import (
     tasks_of as _config_tasks,
     validate_config,
 )
+from taskgrouping.plugins import export_plugins
 
 try:
     _validated = validate_config(config)
@@ -25,6 +26,8 @@ except ConfigError as err:
     sys.exit(f"config error: {err}")
 config.clear()
 config.update(_validated)
+# Jobs run in processes of their own: they find the config's benchmark plug-ins there.
+export_plugins(config["plugins"])
 
 
 wildcard_constraints:
@@ -64,12 +67,30 @@ def data_params(bench):
 
 
 def train_params(bench):
-    """What a group network depends on: data, model and training recipe."""
-    return {
+    """What a group network depends on: data, model and training recipe (not the list of
+    training seeds: the seed of one network is its wildcard)."""
+    params = {
         k: v
         for k, v in config[bench].items()
         if k not in ("probe", "budgets", *SOURCE_KEYS)
     }
+    params["train"] = {k: v for k, v in params["train"].items() if k != "seeds"}
+    return params
+
+
+def train_seeds(bench):
+    """Training seeds of a benchmark's chosen networks (the first one also for exhaustive)."""
+    return config[bench]["train"]["seeds"]
+
+
+# Methods scored at the first training seed only: random's spread is over its draws.
+FIRST_SEED_METHODS = ("random",)
+
+
+def method_seeds(bench, method):
+    """Training seeds at which a method's selections are scored."""
+    seeds = train_seeds(bench)
+    return seeds[:1] if method in FIRST_SEED_METHODS else seeds
 
 
 def probe_params(bench):
@@ -127,8 +148,8 @@ def group_file(bench, method, budget):
     return f"results/{bench}/groups/{method}/budget{budget}.json"
 
 
-def metrics_file(bench, group):
-    return f"results/{bench}/train/{group}/metrics.json"
+def metrics_file(bench, group, seed):
+    return f"results/{bench}/train/{group}/seed{seed}/metrics.json"
 
 
 def all_subset_keys(bench):
@@ -140,20 +161,23 @@ def all_subset_keys(bench):
     ]
 
 
-def chosen_group_keys(bench):
-    """Group keys of every network that some selection uses (reads checkpoint outputs)."""
+def chosen_networks(bench):
+    """(group key, training seed) of every network some selection is scored with, sorted
+    (reads checkpoint outputs). The single-task networks are always included: delta_m needs them.
+    """
     from taskgrouping.evaluate import selection_draws
     from taskgrouping.io import read_json
 
     tasks = tasks_of(bench)
-    keys = set(tasks)
+    nets = {(t, s) for t in tasks for s in train_seeds(bench)}
     for method, budget in selections(bench):
         path = checkpoints.select_groups.get(
             bench=bench, method=method, budget=budget
         ).output[0]
         for groups in selection_draws(read_json(path)):
-            keys.update("+".join(sorted(g, key=tasks.index)) for g in groups)
-    return sorted(keys, key=lambda k: (k.count("+"), k))
+            keys = {"+".join(sorted(g, key=tasks.index)) for g in groups}
+            nets.update((k, s) for k in keys for s in method_seeds(bench, method))
+    return sorted(nets, key=lambda n: (n[1], n[0].count("+"), n[0]))
 
 
 def shared_data_dir(configured):

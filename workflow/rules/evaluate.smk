@@ -3,7 +3,7 @@ rule evaluate_groups:
         unpack(truth_input),
         groups=lambda wc: [group_file(wc.bench, m, b) for m, b in selections(wc.bench)],
         metrics=lambda wc: [
-            metrics_file(wc.bench, k) for k in chosen_group_keys(wc.bench)
+            metrics_file(wc.bench, k, s) for k, s in chosen_networks(wc.bench)
         ],
     output:
         summary="results/{bench}/summary.csv",
@@ -16,5 +16,9 @@ rule evaluate_groups:
         "../../envs/solver.yaml"
     params:
         tasks=lambda wc: tasks_of(wc.bench),
+        seeds=lambda wc: [s for _, s in chosen_networks(wc.bench)],
+        method_seeds=lambda wc: {
+            m: method_seeds(wc.bench, m) for m in config["methods"]
+        },
     script:
         "../scripts/evaluate_groups.py"

@@ -4,7 +4,8 @@ def select_groups_input(wc):
         inputs["gains"] = gains_file(wc.bench, wc.method)
     if wc.method == "exhaustive":
         inputs["metrics"] = [
-            metrics_file(wc.bench, k) for k in all_subset_keys(wc.bench)
+            metrics_file(wc.bench, k, train_seeds(wc.bench)[0])
+            for k in all_subset_keys(wc.bench)
         ]
     return inputs
 

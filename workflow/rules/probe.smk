@@ -16,6 +16,7 @@ rule probe_base:
         runtime=60,
     params:
         bench=lambda wc: probe_base_params(wc.bench),
+        device=config["device"],
     script:
         "../scripts/probe_base.py"
 
@@ -38,6 +39,7 @@ rule probe_points:
         runtime=60,
     params:
         bench=lambda wc: probe_params(wc.bench),
+        device=config["device"],
     script:
         "../scripts/probe_points.py"
 

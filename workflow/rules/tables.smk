@@ -10,6 +10,7 @@ rule table_curves:
             "figures/tables/hoa_taskonomy.png",
             caption="../report/hoa_taskonomy.rst",
             category="measured tables",
+            subcategory="Taskonomy (HOA)",
             labels={
                 "table": "HOA Taskonomy",
                 "figure": "test loss vs inference budget",
@@ -19,6 +20,7 @@ rule table_curves:
             "figures/tables/mtgnet_ettm1.png",
             caption="../report/mtgnet_ettm1.rst",
             category="measured tables",
+            subcategory="ETTm1 (MTG-Net)",
             labels={"table": "MTG-Net ETTm1", "figure": "test gain vs networks"},
         ),
     log:

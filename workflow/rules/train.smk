@@ -2,11 +2,11 @@ rule train_group:
     input:
         data="results/{bench}/data/data.npz",
     output:
-        metrics="results/{bench}/train/{group}/metrics.json",
+        metrics="results/{bench}/train/{group}/seed{seed}/metrics.json",
     log:
-        "logs/train_group/{bench}/{group}.log",
+        "logs/train_group/{bench}/{group}/seed{seed}.log",
     benchmark:
-        "benchmarks/train_group/{bench}/{group}.tsv"
+        "benchmarks/train_group/{bench}/{group}/seed{seed}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -15,5 +15,7 @@ rule train_group:
         runtime=30,
     params:
         bench=lambda wc: train_params(wc.bench),
+        device=config["device"],
+        amp=config["amp"],
     script:
         "../scripts/train_group.py"

@@ -6,6 +6,8 @@ with logged(snakemake.log[0]):
         snakemake.params.tasks,
         snakemake.input.groups,
         snakemake.input.metrics,
+        snakemake.params.seeds,
+        snakemake.params.method_seeds,
         snakemake.output.summary,
         snakemake.output.totals,
         truth_json=snakemake.input.get("truth"),

@@ -9,4 +9,5 @@ with logged(snakemake.log[0]):
         snakemake.output.points,
         snakemake.output.stats,
         threads=snakemake.threads,
+        device=snakemake.params.device,
     )

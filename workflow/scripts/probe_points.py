@@ -11,4 +11,5 @@ with logged(snakemake.log[0]):
         shard=int(snakemake.wildcards.shard),
         n_shards=int(snakemake.wildcards.shards),
         threads=snakemake.threads,
+        device=snakemake.params.device,
     )

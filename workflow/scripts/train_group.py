@@ -8,4 +8,7 @@ with logged(snakemake.log[0]):
         snakemake.wildcards.group,
         snakemake.output.metrics,
         threads=snakemake.threads,
+        seed=int(snakemake.wildcards.seed),
+        device=snakemake.params.device,
+        amp=snakemake.params.amp,
     )

@@ -6,27 +6,38 @@ from collections.abc import Mapping
 from typing import Any
 
 from taskgrouping.benchmarks.base import Benchmark, Split
+from taskgrouping.benchmarks.celeba import CelebABenchmark
 from taskgrouping.benchmarks.ett import ETTBenchmark
 from taskgrouping.benchmarks.synthetic import SyntheticBenchmark
 
 REGISTRY: dict[str, type[Benchmark]] = {
     SyntheticBenchmark.name: SyntheticBenchmark,
     ETTBenchmark.name: ETTBenchmark,
+    CelebABenchmark.name: CelebABenchmark,
 }
 
 
 def get_benchmark(name: str, params: Mapping[str, Any]) -> Benchmark:
-    """Instantiate the benchmark plug-in called ``name`` with its config block ``params``."""
-    try:
-        cls = REGISTRY[name]
-    except KeyError:
-        raise ValueError(f"unknown benchmark {name!r}; available: {sorted(REGISTRY)}") from None
+    """Instantiate the benchmark plug-in called ``name`` with its config block ``params``.
+
+    ``name`` is a built-in benchmark (:data:`REGISTRY`) or a plug-in loaded from a config's
+    ``plugins`` in this process or listed in the environment (see :mod:`taskgrouping.plugins`).
+    """
+    from taskgrouping.plugins import known_plugins, plugin_class
+
+    cls = REGISTRY.get(name) or plugin_class(name)
+    if cls is None:
+        raise ValueError(
+            f"unknown benchmark {name!r}; available: {sorted(REGISTRY)} built in, "
+            f"{known_plugins()} from plugins"
+        )
     return cls(params)
 
 
 __all__ = [
     "REGISTRY",
     "Benchmark",
+    "CelebABenchmark",
     "ETTBenchmark",
     "Split",
     "SyntheticBenchmark",

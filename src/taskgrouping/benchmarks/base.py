@@ -65,16 +65,52 @@ class Split:
 class Benchmark(ABC):
     """Base class of every benchmark plug-in.
 
+    A subclass implements :attr:`tasks`, :meth:`prepare`, :meth:`load` and :meth:`build_model`,
+    sets :attr:`name` and, outside the package, declares its config keys in
+    :attr:`config_schema`; :meth:`loss` and :meth:`metric_sums` default to the mean squared
+    error. The constructor only stores the block: it must stay cheap (no data access), because
+    the config layer builds a benchmark to learn its tasks (:meth:`tasks_from_config`).
+
     Parameters
     ----------
     params
         The benchmark's block of the validated configuration (e.g. ``config["synthetic"]``).
     """
 
+    #: The benchmark's name: its entry in the config's ``benchmarks`` and its block's key.
     name: ClassVar[str]
+
+    #: JSON schema of each key of the benchmark's config block that is its own, by key; every
+    #: one needs a ``default`` (and should have a ``description``). The keys every benchmark
+    #: block has, ``seed``, ``budgets``, ``train`` and ``probe``, are added by the config layer.
+    #: A key named ``model`` is the network's shape: changing it retrains networks but leaves the
+    #: data stage alone; every other key is data. Built-in benchmarks keep theirs in the
+    #: package's config schema.
+    config_schema: ClassVar[Mapping[str, Any]] = {}
+
+    #: Whether :meth:`prepare` also writes the planted partition ``data_dir / "truth.json"``
+    #: (``{"groups": [[task, ...], ...]}``), which the evaluation then scores selections against.
+    planted_truth: ClassVar[bool] = False
 
     def __init__(self, params: Mapping[str, Any]) -> None:
         self.params = dict(params)
+
+    @classmethod
+    def tasks_from_config(cls, block: Mapping[str, Any]) -> list[str]:
+        """Task names under the validated config ``block``, without touching any data.
+
+        The workflow plans its jobs with these. Default: the :attr:`tasks` of a benchmark built
+        from ``block``; override it where building one is not cheap.
+        """
+        return list(cls(block).tasks)
+
+    # An optional hook, hence concrete and empty.
+    @classmethod  # noqa: B027
+    def check_config(cls, block: Mapping[str, Any]) -> None:
+        """Check relations between keys of the validated ``block`` that a JSON schema cannot
+        express; raise :class:`taskgrouping.config.ConfigError` with one line naming the keys,
+        their values and what is accepted. No checks by default.
+        """
 
     @property
     @abstractmethod
@@ -83,7 +119,12 @@ class Benchmark(ABC):
 
     @abstractmethod
     def prepare(self, data_dir: Path) -> None:
-        """Generate or download the data into ``data_dir`` (the workflow's data stage)."""
+        """Generate or download the data into ``data_dir`` (the workflow's data stage).
+
+        Writes ``data_dir / "data.npz"`` (the file later stages depend on; any content that
+        :meth:`load` reads back) and ``data_dir / "tasks.json"`` (``{"tasks": self.tasks}``), and
+        ``truth.json`` when :attr:`planted_truth` is set.
+        """
 
     @abstractmethod
     def load(self, data_dir: Path) -> dict[str, Split]:

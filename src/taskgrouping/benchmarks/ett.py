@@ -44,7 +44,7 @@ import torch
 from taskgrouping.benchmarks.base import SPLITS, Benchmark, Split
 from taskgrouping.config import ETT_CHANNELS, ETT_ROWS_PER_MONTH, tasks_of
 from taskgrouping.forecasting import forecasting_net
-from taskgrouping.io import atomic_write_json, atomic_writer
+from taskgrouping.io import atomic_write_json, atomic_writer, open_npz
 from taskgrouping.models import MultiTaskNet
 
 log = logging.getLogger(__name__)
@@ -274,7 +274,7 @@ class ETTBenchmark(Benchmark):
         path = data_dir / "data.npz"
         if not path.exists():
             raise FileNotFoundError(f"ett data {path} is missing; run the data stage first")
-        with np.load(path) as z:
+        with open_npz(path) as z:
             channels = [str(c) for c in z["channels"]]
             segments = {s: torch.from_numpy(z[s]) for s in SPLITS}
         targets = [channels.index(t) for t in self.tasks]

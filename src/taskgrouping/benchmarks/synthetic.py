@@ -31,7 +31,7 @@ import torch
 
 from taskgrouping.benchmarks.base import SPLITS, Benchmark, Split
 from taskgrouping.config import tasks_of
-from taskgrouping.io import atomic_write_json, atomic_writer
+from taskgrouping.io import atomic_write_json, atomic_writer, open_npz
 from taskgrouping.models import MultiTaskNet, mlp
 
 
@@ -39,6 +39,7 @@ class SyntheticBenchmark(Benchmark):
     """Generated regression tasks in ``n_clusters`` clusters that share structure."""
 
     name = "synthetic"
+    planted_truth = True
 
     @property
     def tasks(self) -> list[str]:
@@ -110,7 +111,7 @@ class SyntheticBenchmark(Benchmark):
         path = data_dir / "data.npz"
         if not path.exists():
             raise FileNotFoundError(f"synthetic data {path} is missing; run the data stage first")
-        with np.load(path) as z:
+        with open_npz(path) as z:
             return {
                 s: Split(torch.from_numpy(z[f"x_{s}"]), torch.from_numpy(z[f"y_{s}"]))
                 for s in SPLITS

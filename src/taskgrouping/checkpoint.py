@@ -1,0 +1,138 @@
+"""Checkpoint files that let a killed training job resume where it stopped.
+
+A checkpoint lies beside the result it leads to (``metrics.json`` -> ``metrics.ckpt``) and is not a
+declared output of the workflow, so a failed or killed job leaves it in place for the next attempt.
+It is written atomically (temporary file, then rename), so a kill at any moment leaves either the
+previous checkpoint or the new one. It records a fingerprint of everything the result depends on;
+a checkpoint with another fingerprint is ignored (with a log line) and later overwritten. Saves
+are due every ``checkpoint_every`` epochs and spaced by at least ``checkpoint_min_seconds``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from taskgrouping.io import atomic_writer
+
+log = logging.getLogger(__name__)
+
+#: Version of the checkpoint layout; a checkpoint of another version is ignored.
+FORMAT = 1
+
+
+def checkpoint_path(output: Path | str) -> Path:
+    """The checkpoint file of the job that writes ``output``: the same name with ``.ckpt``."""
+    return Path(output).with_suffix(".ckpt")
+
+
+def fingerprint(spec: Mapping[str, Any]) -> str:
+    """A stable hash of a JSON-able description of what a result depends on."""
+    text = json.dumps(spec, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def save_checkpoint(path: Path | str, key: str, state: Mapping[str, Any]) -> None:
+    """Write ``state`` with its fingerprint ``key`` atomically to ``path``."""
+    with atomic_writer(path, binary=True) as fh:
+        torch.save({"format": FORMAT, "fingerprint": key, "state": dict(state)}, fh)
+
+
+def load_checkpoint(
+    path: Path | str, key: str, map_location: torch.device | str = "cpu"
+) -> dict[str, Any] | None:
+    """The state saved at ``path`` if it exists and has fingerprint ``key``, else ``None``.
+
+    A checkpoint of another configuration or layout, or one that cannot be read, is reported in
+    the log and ignored; the run then starts from scratch and overwrites it.
+    """
+    path = Path(path)
+    _remove_stale_temporaries(path)
+    if not path.exists():
+        return None
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as err:
+        # Whatever makes the file unreadable, the safe answer is the same: train from scratch.
+        log.warning("ignoring unreadable checkpoint %s (%s): starting from scratch", path, err)
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        log.warning("ignoring checkpoint %s of another layout: starting from scratch", path)
+        return None
+    if data.get("fingerprint") != key:
+        log.info(
+            "ignoring checkpoint %s: it was written for another configuration (fingerprint %s, "
+            "this run %s); starting from scratch",
+            path,
+            str(data.get("fingerprint"))[:12],
+            key[:12],
+        )
+        return None
+    return data["state"]
+
+
+class CheckpointWriter:
+    """Saves states to one checkpoint file, at most once per ``min_seconds`` of wall time.
+
+    Saving costs milliseconds; for networks whose epochs take milliseconds too, a save at every
+    due epoch would double the training time, so saves are also spaced in time (the first one
+    ``min_seconds`` after the writer is created, i.e. after the job's start).
+    """
+
+    def __init__(self, path: Path | str, key: str, min_seconds: float = 0.0) -> None:
+        if min_seconds < 0:
+            raise ValueError(f"checkpoint_min_seconds {min_seconds} must be >= 0")
+        self.path = Path(path)
+        self.key = key
+        self.min_seconds = float(min_seconds)
+        self._last = time.monotonic()
+
+    def save(self, state: Mapping[str, Any]) -> bool:
+        """Save ``state`` unless the previous save is too recent; returns whether it saved."""
+        if time.monotonic() - self._last < self.min_seconds:
+            return False
+        save_checkpoint(self.path, self.key, state)
+        self._last = time.monotonic()
+        return True
+
+
+def checkpoint_settings(cfg: Mapping[str, Any]) -> tuple[int, float]:
+    """``(checkpoint_every, checkpoint_min_seconds)`` of a ``train`` config block, checked
+    (missing keys take the schema's defaults, 1 and 30).
+    """
+    every = int(cfg.get("checkpoint_every", 1))
+    if every < 0:
+        raise ValueError(f"checkpoint_every {every} must be >= 0 epochs (0 = no checkpoints)")
+    min_seconds = float(cfg.get("checkpoint_min_seconds", 30.0))
+    if min_seconds < 0:
+        raise ValueError(f"checkpoint_min_seconds {min_seconds} must be >= 0 seconds")
+    return every, min_seconds
+
+
+#: Training settings that decide when checkpoints are written, never what is computed.
+CHECKPOINT_KEYS = ("checkpoint_every", "checkpoint_min_seconds")
+
+
+def remove_checkpoint(path: Path | str) -> None:
+    """Delete a checkpoint and any temporary file a killed write left beside it."""
+    path = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    _remove_stale_temporaries(path)
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    # atomic_writer names its temporary files .<name>.<random>.tmp; a SIGKILL during a write
+    # leaves one behind, and only the job that owns ``path`` writes there.
+    if path.parent.is_dir():
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()

@@ -1,0 +1,538 @@
+"""Every bad input we know of, and the one line it must be answered with.
+
+Each row of ``FAULTS`` is one mistake a user can make (a config value, a damaged or missing file,
+a solver that runs out of time), what is run, and the message expected (a regular expression
+searched in the error's text). Every row also checks that the message is a single line and that
+the stage's output was not left behind, complete or partial. Rows run in an empty scratch folder,
+so paths in messages are relative to it.
+
+``python -m tests.test_bad_inputs`` prints the table as markdown, with the messages as produced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from taskgrouping import grouping, pipeline
+from taskgrouping.benchmarks.ett import DataSourceError
+from taskgrouping.config import ConfigError, validate_config
+from taskgrouping.grouping import Selection, gain_candidates, select
+from tests.conftest import small_synthetic
+from tests.test_ett import ett_block, write_csv
+
+TASKS = ["t0", "t1", "t2", "t3"]
+GROUPING = {"mode": "partition", "max_group_size": None, "aggregate": "mean", "time_limit_s": 60}
+RANDOM = {"draws": 2, "seed": 0}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One bad input: what the user gave, how it is run, and the expected answer.
+
+    ``error`` None means the run goes on and the answer is a warning in the log (``message``);
+    ``absent`` lists outputs that must not exist afterwards; ``written`` those that must.
+    """
+
+    given: str
+    run: Callable[[], Any]
+    message: str
+    error: type[BaseException] | None = ValueError
+    absent: tuple[str, ...] = ()
+    written: tuple[str, ...] = ()
+
+
+def config(raw: dict[str, Any]) -> Callable[[], Any]:
+    return lambda: validate_config(raw)
+
+
+# --- files of a synthetic run ---------------------------------------------------------------------
+
+
+def synthetic_params() -> dict[str, Any]:
+    return {k: v for k, v in small_synthetic()["synthetic"].items() if k != "budgets"}
+
+
+def prepare_synthetic() -> Path:
+    pipeline.prepare_data("synthetic", synthetic_params(), "data")
+    return Path("data/data.npz")
+
+
+def train(data_dir: str = "data", group: str = "t0") -> None:
+    pipeline.train_network("synthetic", synthetic_params(), data_dir, group, "train/metrics.json")
+
+
+def train_on_truncated_data() -> None:
+    path = prepare_synthetic()
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    train()
+
+
+def train_unknown_task() -> None:
+    prepare_synthetic()
+    train(group="t0+t9")
+
+
+def write_gains(text: str | None = None, **cells: float | str) -> None:
+    """gains.csv for TASKS: seeded numbers, ``cells`` ({"t1_t2": nan}) overwritten, or ``text``."""
+    if text is None:
+        rng = np.random.default_rng(0)
+        frame = pd.DataFrame(rng.normal(size=(4, 4)), index=TASKS, columns=TASKS).astype(object)
+        for key, value in cells.items():
+            row, col = key.split("_")
+            frame.loc[row, col] = value
+        text = frame.to_csv()
+    Path("gains.csv").write_text(text)
+
+
+def group_ours(**options: Any) -> None:
+    pipeline.select_groups(
+        "ours",
+        TASKS,
+        2,
+        "groups/ours.json",
+        grouping={**GROUPING, **options},
+        random=RANDOM,
+        gains_csv="gains.csv",
+    )
+
+
+def with_gains(text: str | None = None, **cells: float | str) -> Callable[[], None]:
+    def run() -> None:
+        write_gains(text, **cells)
+        group_ours()
+
+    return run
+
+
+def truncated_gains() -> None:
+    write_gains()
+    text = Path("gains.csv").read_text()
+    with_gains(text[: len(text) // 2])()
+
+
+def truncated_metrics() -> None:
+    Path("metrics").mkdir()
+    Path("metrics/t0.json").write_text('{"group": "t0", "val": {')
+    pipeline.select_groups(
+        "exhaustive",
+        TASKS,
+        2,
+        "groups/exhaustive.json",
+        grouping=GROUPING,
+        random=RANDOM,
+        metrics_jsons=["metrics/t0.json"],
+    )
+
+
+def solver_gets_nan() -> None:
+    gains = np.zeros((4, 4))
+    gains[1, 2] = np.nan
+    select(gain_candidates(gains), grouping.Budget(max_networks=2))
+
+
+def solver_times_out_without_answer() -> None:
+    # Subset dynamic program off: HiGHS gets 12 tasks and no time to find any partition.
+    previous = grouping._DP_MAX_TASKS
+    grouping._DP_MAX_TASKS = 0
+    try:
+        tasks = [f"t{i}" for i in range(12)]
+        gains = np.random.default_rng(0).normal(size=(12, 12))
+        pd.DataFrame(gains, index=tasks, columns=tasks).to_csv("gains.csv")
+        pipeline.select_groups(
+            "ours",
+            tasks,
+            4,
+            "groups/ours.json",
+            grouping={**GROUPING, "time_limit_s": 1e-6},
+            random=RANDOM,
+            gains_csv="gains.csv",
+        )
+    finally:
+        grouping._DP_MAX_TASKS = previous
+
+
+def solver_times_out_with_incumbent() -> None:
+    """HiGHS stops at its time limit holding a partition it could not prove optimal."""
+    stopped = Selection(
+        rows=[0, 1],
+        groups=[[0, 1], [2, 3]],
+        serving=[0, 0, 1, 1],
+        objective=1.5,
+        cost=2.0,
+        status="time_limit",
+        bound=1.6,
+        gap=0.0625,
+        build_s=0.0,
+        solve_s=60.0,
+    )
+    real = grouping.select
+    grouping.select = lambda *args, **kwargs: stopped
+    try:
+        with_gains()()
+    finally:
+        grouping.select = real
+    written = json.loads(Path("groups/ours.json").read_text())
+    reported = (written["solver_status"], written["gap"], written["bound"])
+    assert reported == ("time_limit", 0.0625, 1.6)
+
+
+# --- ETT data files (the file layout of tests/test_ett.py) ----------------------------------------
+
+
+def prepare_ett(drop: str | None = None, *, checksum: bool = True, cut: bool = False) -> None:
+    path = Path("ETTh1.csv")
+    _, sha = write_csv(path, drop=drop)
+    if cut:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    block = ett_block(local_path=str(path), **({"sha256": sha} if checksum else {}))
+    pipeline.prepare_data("ett", block, "data")
+
+
+def prepare_ett_without_copy() -> None:
+    pipeline.prepare_data("ett", ett_block(local_path="ETTh1.csv"), "data")
+
+
+NO_DATA = ("data/data.npz", "data/tasks.json")
+NO_METRICS = ("train/metrics.json",)
+NO_GROUPS = ("groups/ours.json",)
+
+FAULTS: list[Fault] = [
+    # config values (config.yaml or --config); the workflow prints "config error: <message>"
+    Fault(
+        "`benchmarks: [imagenet]`",
+        config({"benchmarks": ["imagenet"]}),
+        r"^benchmarks\.0 = 'imagenet': must be one of \['synthetic', 'ett'",
+        ConfigError,
+    ),
+    Fault(
+        "`methods: [ours, hoa]`",
+        config({"methods": ["ours", "hoa"]}),
+        r"^methods\.1 = 'hoa': must be one of \['stl', 'mtl', 'random', 'exhaustive', 'ours', "
+        r"'tag'\]$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {budgets: [-1]}`",
+        config({"synthetic": {"budgets": [-1]}}),
+        r"^synthetic\.budgets\.0 = -1: must be >= 1$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {budgets: [7]}` (6 tasks)",
+        config({"synthetic": {"budgets": [7]}}),
+        r"^budget 7 exceeds the 6 tasks of benchmark 'synthetic'$",
+        ConfigError,
+    ),
+    Fault(
+        "`grouping: {max_group_size: 2}` with budget 1",
+        config({"grouping": {"max_group_size": 2}}),
+        r"^budget 1 with grouping\.max_group_size = 2 cannot cover the 6 tasks of benchmark "
+        r"'synthetic': 1 networks of at most 2 tasks$",
+        ConfigError,
+    ),
+    Fault(
+        "`ett: {tasks: [OT, XX]}`",
+        config({"benchmarks": ["ett"], "ett": {"tasks": ["OT", "XX"]}}),
+        r"^ett\.tasks\.1 = 'XX': must be one of \['HUFL', 'HULL', 'MUFL', 'MULL', 'LUFL', "
+        r"'LULL', 'OT'\]$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {higher_order: [[t0, t1, t9]]}}`",
+        config({"synthetic": {"probe": {"higher_order": [["t0", "t1", "t9"]]}}}),
+        r"^synthetic\.probe\.higher_order group \['t0', 't1', 't9'\]: tasks must be distinct "
+        r"tasks of 'synthetic' \(\['t0', 't1', 't2', 't3', 't4', 't5'\]\)$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {train: {lr: 0}}`",
+        config({"synthetic": {"train": {"lr": 0}}}),
+        r"^synthetic\.train\.lr = 0: must be > 0$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {train: {lr: -0.1}}`",
+        config({"synthetic": {"train": {"lr": -0.1}}}),
+        r"^synthetic\.train\.lr = -0\.1: must be > 0$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {train: {optimizer: rmsprop}}`",
+        config({"synthetic": {"train": {"optimizer": "rmsprop"}}}),
+        r"^synthetic\.train\.optimizer = 'rmsprop': must be one of \['sgd', 'adam'\]$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {epochs: 0}}`",
+        config({"synthetic": {"probe": {"epochs": 0}}}),
+        r"^synthetic\.probe\.epochs = 0: must be >= 1$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {every: 0}}`",
+        config({"synthetic": {"probe": {"every": 0}}}),
+        r"^synthetic\.probe\.every = 0: must be >= 1$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {sample: 0}}`",
+        config({"synthetic": {"probe": {"sample": 0}}}),
+        r"^synthetic\.probe\.sample = 0: must be >= 1$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {at_epochs: [11]}}` (10 epochs)",
+        config({"synthetic": {"probe": {"at_epochs": [11]}}}),
+        r"^synthetic\.probe\.at_epochs = \[11\]: epochs \[11\] are after the last epoch 10 of the "
+        r"base run$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {seeds: []}}`",
+        config({"synthetic": {"probe": {"seeds": []}}}),
+        r"^synthetic\.probe\.seeds = \[\]: must list at least 1 item\(s\)$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {estimator: magic}}`",
+        config({"synthetic": {"probe": {"estimator": "magic"}}}),
+        r"^synthetic\.probe\.estimator = 'magic': must be one of \['exact', 'first_order', "
+        r"'tag', 'tag_cosine'\]$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {higher_order: pairs}}`",
+        config({"synthetic": {"probe": {"higher_order": "pairs"}}}),
+        r"^synthetic\.probe\.higher_order = 'pairs': must be 'triples', a list of task groups "
+        r"or null$",
+        ConfigError,
+    ),
+    Fault(
+        "`grouping: {time_limit_s: 0}`",
+        config({"grouping": {"time_limit_s": 0}}),
+        r"^grouping\.time_limit_s = 0: must be > 0$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {n_tasks: six}`",
+        config({"synthetic": {"n_tasks": "six"}}),
+        r"^synthetic\.n_tasks = 'six': must be of type integer$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {n_tasks: 2.5}`",
+        config({"synthetic": {"n_tasks": 2.5}}),
+        r"^synthetic\.n_tasks = 2\.5: must be of type integer$",
+        ConfigError,
+    ),
+    Fault(
+        "`benchmarks: synthetic` (not a list)",
+        config({"benchmarks": "synthetic"}),
+        r"^benchmarks = 'synthetic': must be of type array$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {lr: 0.1}` (key of train)",
+        config({"synthetic": {"lr": 0.1}}),
+        r"^unknown config key\(s\) \['lr'\] under synthetic; accepted keys: \['budgets', ",
+        ConfigError,
+    ),
+    Fault(
+        "`colour: blue`",
+        config({"colour": "blue"}),
+        r"^unknown config key\(s\) \['colour'\] under <top level>; accepted keys: \[",
+        ConfigError,
+    ),
+    # files of a synthetic run
+    Fault(
+        "training without `data/data.npz`",
+        lambda: train("data"),
+        r"^synthetic data data/data\.npz is missing; run the data stage first$",
+        FileNotFoundError,
+        absent=NO_METRICS,
+    ),
+    Fault(
+        "truncated `data/data.npz`",
+        train_on_truncated_data,
+        r"^data/data\.npz is truncated or corrupt \(File is not a zip file\); delete it and "
+        r"rerun the data stage$",
+        absent=NO_METRICS,
+    ),
+    Fault(
+        "network for group `t0+t9` (no task t9)",
+        train_unknown_task,
+        r"^unknown task 't9' for benchmark 'synthetic'; known tasks: \['t0', 't1', 't2', 't3'\]$",
+        absent=NO_METRICS,
+    ),
+    Fault(
+        "grouping without `gains.csv`",
+        group_ours,
+        r"No such file or directory: 'gains\.csv'$",
+        FileNotFoundError,
+        absent=NO_GROUPS,
+    ),
+    Fault(
+        "empty `gains.csv`",
+        with_gains(""),
+        r"^gain matrix gains\.csv is not a readable CSV file: No columns to parse from file$",
+        absent=NO_GROUPS,
+    ),
+    Fault(
+        "truncated `gains.csv` (half its rows)",
+        truncated_gains,
+        r"^gain matrix gains\.csv does not list the tasks \['t0', 't1', 't2', 't3'\] as rows "
+        r"and columns \(rows \['t0', 't1'\], columns",
+        absent=NO_GROUPS,
+    ),
+    Fault(
+        "`gains.csv` with a NaN gain",
+        with_gains(t1_t2=np.nan),
+        r"^gain matrix gains\.csv: entry \('t1', 't2'\) = nan is not a finite number$",
+        absent=NO_GROUPS,
+    ),
+    Fault(
+        "`gains.csv` with an infinite gain",
+        with_gains(t1_t2=np.inf),
+        r"^gain matrix gains\.csv: entry \('t1', 't2'\) = inf is not a finite number$",
+        absent=NO_GROUPS,
+    ),
+    Fault(
+        "`gains.csv` with text in a cell",
+        with_gains(t1_t2="abc"),
+        r"^gain matrix gains\.csv: entry \('t1', 't2'\) = 'abc' is not a finite number$",
+        absent=NO_GROUPS,
+    ),
+    Fault(
+        "truncated `metrics.json` of a trained network",
+        truncated_metrics,
+        r"^metrics/t0\.json is not valid JSON: Expecting property name enclosed in double quotes",
+        absent=("groups/exhaustive.json",),
+    ),
+    Fault(
+        "non-finite gain matrix given to the solver (Python API)",
+        solver_gets_nan,
+        r"^gains must be finite, got nan at \(1, 2\)$",
+    ),
+    Fault(
+        "solver time limit reached before any partition was found",
+        solver_times_out_without_answer,
+        r"^HiGHS reached the time limit of 1e-06 s without a feasible partition",
+        RuntimeError,
+        absent=NO_GROUPS,
+    ),
+    Fault(
+        "solver time limit reached with a partition not proven optimal (status mocked)",
+        solver_times_out_with_incumbent,
+        r"^ours at budget 2: HiGHS stopped at the time limit of 60 s with gap 6\.250% "
+        r"\(bound 1\.6\); these groups are the best found, not a proven optimum$",
+        None,
+        written=NO_GROUPS,
+    ),
+    # ETT data files
+    Fault(
+        "`ett.local_path` to a file with another sha256",
+        lambda: prepare_ett(checksum=False),
+        r"^ETTh1\.csv: sha256 [0-9a-f]{64} \(\d+ bytes\) does not match the expected "
+        r"[0-9a-f]{64}; the file is truncated or not the expected one$",
+        DataSourceError,
+        absent=NO_DATA,
+    ),
+    Fault(
+        "truncated ETT file",
+        lambda: prepare_ett(cut=True),
+        r"^ETTh1\.csv: sha256 .* the file is truncated or not the expected one$",
+        DataSourceError,
+        absent=NO_DATA,
+    ),
+    Fault(
+        "ETT file without the `OT` column",
+        lambda: prepare_ett(drop="OT"),
+        r"^ETTh1\.csv: column 'OT' is missing",
+        absent=NO_DATA,
+    ),
+    Fault(
+        "`ett.local_path` to a file that does not exist",
+        prepare_ett_without_copy,
+        r"^ett\.local_path = 'ETTh1\.csv': no such file",
+        DataSourceError,
+        absent=NO_DATA,
+    ),
+]
+
+
+def _ids() -> list[str]:
+    return [re.sub(r"[^A-Za-z0-9_.+-]+", "_", f.given).strip("_") for f in FAULTS]
+
+
+def answer(fault: Fault) -> str:
+    """Run ``fault`` in the current folder and return its one-line answer."""
+    if fault.error is None:
+        records: list[logging.LogRecord] = []
+        handler = logging.Handler(logging.WARNING)
+        handler.emit = records.append  # type: ignore[method-assign]
+        logger = logging.getLogger("taskgrouping")
+        logger.addHandler(handler)
+        try:
+            fault.run()
+        finally:
+            logger.removeHandler(handler)
+        assert records, f"{fault.given}: no warning was logged"
+        return records[-1].getMessage()
+    with pytest.raises(fault.error) as err:
+        fault.run()
+    return str(err.value)
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TASKGROUPING_SHARED_DATA", str(tmp_path / "no-shared-data"))
+    return tmp_path
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=_ids())
+def test_bad_input_gets_one_line_naming_it(fault: Fault, scratch: Path) -> None:
+    message = answer(fault)
+    assert "\n" not in message, message
+    assert re.search(fault.message, message), f"{fault.given}: got {message!r}"
+    for path in fault.absent:
+        assert not (scratch / path).exists(), f"{fault.given}: {path} was left behind"
+    for path in fault.written:
+        assert (scratch / path).stat().st_size > 0
+    leftovers = list(scratch.rglob(".*.tmp"))
+    assert not leftovers, f"{fault.given}: partial files {leftovers} were left behind"
+
+
+def markdown_table() -> str:
+    """The table ``input | error line``, with each message as produced."""
+    lines = ["| input | error line |", "|---|---|"]
+    for fault in FAULTS:
+        with tempfile.TemporaryDirectory() as tmp:
+            cwd = Path.cwd()
+            os.chdir(tmp)
+            os.environ["TASKGROUPING_SHARED_DATA"] = str(Path(tmp) / "no-shared-data")
+            try:
+                message = answer(fault)
+            finally:
+                os.chdir(cwd)
+        kind = "warning" if fault.error is None else fault.error.__name__
+        cell = message.replace("|", "\\|")
+        lines.append(f"| {fault.given} | {kind}: `{cell}` |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown_table() + "\n")

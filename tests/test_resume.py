@@ -1,0 +1,348 @@
+"""Resumable training: an interrupted or killed job resumes to exactly the uninterrupted result."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+
+from taskgrouping import checkpoint, pipeline, training
+from taskgrouping.benchmarks import get_benchmark
+from taskgrouping.checkpoint import checkpoint_path
+from taskgrouping.training import NonFiniteLoss, train_group, train_to_file
+from tests.conftest import small_synthetic
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Interrupt(Exception):
+    """Stands for a kill between two epochs."""
+
+
+def _setup(**train: Any) -> tuple[Any, Any, dict[str, Any]]:
+    base = {"max_epochs": 5, "restarts": 2, "patience": 10, "checkpoint_min_seconds": 0, **train}
+    cfg = small_synthetic(train=base)
+    bench = get_benchmark("synthetic", cfg["synthetic"])
+    splits, _ = bench.generate()
+    return bench, splits, cfg["synthetic"]["train"]
+
+
+def _stop_at(restart: int, epoch: int):
+    def hook(r: int, e: int) -> None:
+        if (r, e) == (restart, epoch):
+            raise _Interrupt
+
+    return hook
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "every", "stop", "first"),
+    [
+        ("sgd", 1, (0, 2), (0, 3)),  # inside the first restart
+        ("adam", 1, (1, 3), (1, 4)),  # inside the second restart, after a finished one
+        ("sgd", 1, (0, 5), (1, 1)),  # at a restart boundary
+        ("adam", 2, (1, 3), (1, 3)),  # the last checkpoint is one epoch older than the stop
+        ("sgd-steps", 1, (0, 2), (0, 3)),  # with a learning-rate schedule
+    ],
+)
+def test_interrupted_training_resumes_to_the_identical_result(
+    tmp_path: Path, optimizer: str, every: int, stop: tuple[int, int], first: tuple[int, int]
+) -> None:
+    schedule = {"lr_step_epochs": 2, "lr_gamma": 0.5} if optimizer.endswith("-steps") else {}
+    optimizer = optimizer.removesuffix("-steps")
+    bench, splits, cfg = _setup(optimizer=optimizer, checkpoint_every=every, **schedule)
+    tasks, seed = ["t0", "t2", "t3"], 3
+    reference = train_group(bench, splits, tasks, cfg, seed).to_dict()
+    ckpt = tmp_path / "metrics.ckpt"
+    with pytest.raises(_Interrupt):
+        train_group(bench, splits, tasks, cfg, seed, checkpoint=ckpt, on_epoch=_stop_at(*stop))
+    assert ckpt.exists()
+    epochs: list[tuple[int, int]] = []
+    torch.manual_seed(1234)  # the resumed run must not depend on the global RNG it starts with
+    resumed = train_group(
+        bench,
+        splits,
+        tasks,
+        cfg,
+        seed,
+        checkpoint=ckpt,
+        on_epoch=lambda r, e: epochs.append((r, e)),
+    )
+    assert resumed.to_dict() == reference
+    assert epochs[0] == first, "the resumed run repeated or skipped epochs"
+
+
+def test_job_writes_the_result_then_deletes_its_checkpoint(tmp_path: Path) -> None:
+    bench, splits, cfg = _setup()
+    out = tmp_path / "seed0" / "metrics.json"
+    assert checkpoint_path(out) == tmp_path / "seed0" / "metrics.ckpt"
+    with pytest.raises(_Interrupt):
+        train_to_file(bench, splits, ["t1", "t2"], cfg, 0, out, on_epoch=_stop_at(0, 3))
+    assert checkpoint_path(out).exists() and not out.exists()
+    result = train_to_file(bench, splits, ["t1", "t2"], cfg, 0, out)
+    assert out.exists() and not checkpoint_path(out).exists()
+    assert result.to_dict() == train_group(bench, splits, ["t1", "t2"], cfg, 0).to_dict()
+    assert [p.name for p in out.parent.iterdir()] == ["metrics.json"]
+
+
+def test_checkpoint_of_another_configuration_is_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    bench, splits, cfg = _setup()
+    ckpt = tmp_path / "metrics.ckpt"
+    with pytest.raises(_Interrupt):
+        train_group(bench, splits, ["t0", "t1"], cfg, 0, checkpoint=ckpt, on_epoch=_stop_at(1, 2))
+    other = {**cfg, "lr": 0.03}
+    epochs: list[tuple[int, int]] = []
+    with caplog.at_level(logging.INFO):
+        res = train_group(
+            bench,
+            splits,
+            ["t0", "t1"],
+            other,
+            0,
+            checkpoint=ckpt,
+            on_epoch=lambda r, e: epochs.append((r, e)),
+        )
+    assert "written for another configuration" in caplog.text
+    assert epochs[0] == (0, 1)
+    assert res.to_dict() == train_group(bench, splits, ["t0", "t1"], other, 0).to_dict()
+    # checkpoint_every changes no result, so it does not invalidate a checkpoint
+    with pytest.raises(_Interrupt):
+        train_group(bench, splits, ["t0", "t1"], cfg, 0, checkpoint=ckpt, on_epoch=_stop_at(0, 2))
+    epochs.clear()
+    train_group(
+        bench,
+        splits,
+        ["t0", "t1"],
+        {**cfg, "checkpoint_every": 3},
+        0,
+        checkpoint=ckpt,
+        on_epoch=lambda r, e: epochs.append((r, e)),
+    )
+    assert epochs[0] == (0, 3)
+
+
+def test_non_finite_loss_fails_the_job_without_result_or_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # lr 0.2 diverges on this problem after a few epochs, so checkpoints exist when it does
+    train = {
+        "max_epochs": 20,
+        "restarts": 1,
+        "patience": 20,
+        "lr": 0.2,
+        "checkpoint_min_seconds": 0,
+    }
+    params = small_synthetic(train=train)["synthetic"]
+    data = tmp_path / "data"
+    pipeline.prepare_data("synthetic", params, data)
+    saves: list[Path] = []
+    real_save = checkpoint.save_checkpoint
+
+    def counting_save(path: Path, key: str, state: dict[str, Any]) -> None:
+        saves.append(Path(path))
+        real_save(path, key, state)
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", counting_save)
+    out = tmp_path / "train" / "t0+t1" / "seed0" / "metrics.json"
+    log_file = tmp_path / "train.log"
+    with (
+        pytest.raises(NonFiniteLoss, match=r"at step \d+ while training group 't0\+t1'"),
+        pipeline.logged(log_file),
+    ):
+        pipeline.train_network("synthetic", params, data, "t0+t1", out)
+    assert len(saves) >= 2 and set(saves) == {checkpoint_path(out)}
+    assert not out.exists() and not checkpoint_path(out).exists()
+    assert list(out.parent.iterdir()) == []
+    assert re.search(
+        r"NonFiniteLoss: loss of task 't\d' is (nan|inf) at step", log_file.read_text()
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# a real kill: SIGKILL to Snakemake and its job, then --rerun-incomplete
+
+KILL_CONFIG = {
+    "benchmarks": ["synthetic"],
+    "device": "cpu",
+    "synthetic": {
+        "n_tasks": 4,
+        "n_clusters": 2,
+        "n_train": 512,
+        "n_val": 256,
+        "n_test": 256,
+        "train": {
+            "max_epochs": 40,
+            "restarts": 1,
+            "patience": 40,
+            "batch_size": 16,
+            "checkpoint_min_seconds": 0,
+        },
+    },
+}
+
+
+def _train_target(group: str) -> str:
+    """The train rule's output for ``group`` at the first training seed, read from the rule."""
+    text = (ROOT / "workflow/rules/train.smk").read_text()
+    pattern = re.search(r'metrics="([^"]+)"', text)
+    assert pattern, "train_group rule declares no metrics output"
+    return pattern.group(1).format(bench="synthetic", group=group, seed=0)
+
+
+def _snakemake(
+    work: Path, *args: str, **kwargs: Any
+) -> subprocess.Popen | subprocess.CompletedProcess:
+    cmd = ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work), *args]
+    if kwargs.pop("background", False):
+        return subprocess.Popen(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+def _checkpoint_epoch(path: Path) -> int:
+    try:
+        state = torch.load(path, weights_only=True)["state"]
+    except (FileNotFoundError, EOFError, RuntimeError):
+        return 0
+    return int(state["run"]["epoch"]) if state["run"] else 0
+
+
+@pytest.mark.workflow
+def test_killed_workflow_resumes_to_the_identical_metrics(tmp_path: Path) -> None:
+    target = _train_target("t0+t1")
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    for work in (killed, clean):
+        work.mkdir()
+        (work / "config.yaml").write_text(yaml.safe_dump(KILL_CONFIG))
+    ckpt = checkpoint_path(killed / target)
+
+    # the uninterrupted reference runs meanwhile in its own directory
+    reference = _snakemake(clean, "--cores", "1", target, background=True)
+    proc = _snakemake(killed, "--cores", "1", target, background=True)
+    deadline = time.monotonic() + 120
+    while _checkpoint_epoch(ckpt) < 3:
+        assert proc.poll() is None, "the job ended before a checkpoint was written"
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / target).exists() and ckpt.exists()
+
+    _snakemake(killed, "--unlock")
+    _snakemake(killed, "--cores", "1", "--rerun-incomplete", target)
+    assert reference.wait(timeout=120) == 0
+    assert (killed / target).read_bytes() == (clean / target).read_bytes()
+    assert not ckpt.exists()
+
+    (log,) = (killed / "logs" / "train_group").rglob("*.log")
+    text = log.read_text()
+    resumed_from = int(re.search(r"resumed_from_epoch=(\d+)", text).group(1))
+    trained, total = map(
+        int, re.search(r"(\d+) of (\d+) epochs trained in this run", text).groups()
+    )
+    assert resumed_from >= 3 and trained == total - resumed_from < total
+
+
+def test_checkpoints_are_spaced_in_wall_time(tmp_path: Path) -> None:
+    bench, splits, cfg = _setup(checkpoint_min_seconds=3600)
+    ckpt = tmp_path / "metrics.ckpt"
+    with pytest.raises(_Interrupt):
+        train_group(bench, splits, ["t0", "t3"], cfg, 0, checkpoint=ckpt, on_epoch=_stop_at(1, 2))
+    assert not ckpt.exists(), "a save came sooner than checkpoint_min_seconds after the start"
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_mixed_precision_state_resumes_exactly(tmp_path: Path, dtype: torch.dtype) -> None:
+    # CPU autocast runs the code path of GPU mixed precision (fp16 with its gradient scaler),
+    # which train_group only enables on a GPU.
+    bench, splits, cfg = _setup()
+    cpu, tasks = torch.device("cpu"), ["t0", "t1"]
+    reference = training._train_once(bench, splits, tasks, "t0+t1", cfg, 3, device=cpu, dtype=dtype)
+    ckpt = tmp_path / "run.ckpt"
+
+    def save(state: dict[str, Any]) -> None:
+        checkpoint.save_checkpoint(ckpt, "k", state)
+
+    with pytest.raises(_Interrupt):
+        training._train_once(
+            bench,
+            splits,
+            tasks,
+            "t0+t1",
+            cfg,
+            3,
+            device=cpu,
+            dtype=dtype,
+            save=save,
+            on_epoch=_stop_at(0, 2),
+        )
+    state = checkpoint.load_checkpoint(ckpt, "k")
+    assert state is not None and (state["scaler"] is not None) == (dtype == torch.float16)
+    resumed = training._train_once(
+        bench, splits, tasks, "t0+t1", cfg, 3, device=cpu, dtype=dtype, resume=state
+    )
+    assert resumed.val_total == reference.val_total
+    assert resumed.summary() == reference.summary()
+    for name, tensor in reference.best_state.items():
+        assert torch.equal(resumed.best_state[name], tensor), name
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality of nested dicts, lists and tensors, tensors compared exactly."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+def test_interrupted_probe_base_run_resumes_to_the_identical_points(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from taskgrouping import probe
+
+    cfg = small_synthetic(
+        train={"checkpoint_min_seconds": 0}, probe={"epochs": 4, "every": 1, "sample": 2}
+    )["synthetic"]
+    bench = get_benchmark("synthetic", cfg)
+    splits, _ = bench.generate()
+    options = probe.ProbeOptions.from_config(cfg["probe"])
+    reference = probe.save_points(bench, splits, cfg["train"], options, 5, tmp_path / "ref.pt")
+
+    real_check = probe.check_finite
+
+    def killed_at_step_5(losses: torch.Tensor, tasks: Any, step: int, group: str) -> None:
+        if step == 5:  # in epoch 3: the checkpoint holds epochs 1 and 2
+            raise _Interrupt
+        real_check(losses, tasks, step, group)
+
+    out, ckpt = tmp_path / "points.pt", tmp_path / "points.ckpt"
+    monkeypatch.setattr(probe, "check_finite", killed_at_step_5)
+    with pytest.raises(_Interrupt):
+        probe.save_points(bench, splits, cfg["train"], options, 5, out, checkpoint=ckpt)
+    monkeypatch.setattr(probe, "check_finite", real_check)
+    assert ckpt.exists() and not out.exists()
+    assert checkpoint.load_checkpoint(ckpt, "x") is None  # another fingerprint is ignored
+    with caplog.at_level(logging.INFO):
+        resumed = probe.save_points(bench, splits, cfg["train"], options, 5, out, checkpoint=ckpt)
+    assert "resumed_from_epoch=2" in caplog.text
+    assert (resumed.steps, resumed.points) == (reference.steps, reference.points)
+    ref, got = torch.load(tmp_path / "ref.pt"), torch.load(out)
+    assert len(got["points"]) == reference.points
+    assert _same(ref, got)

@@ -1,0 +1,26 @@
+from snakemake import __version__ as SNAKEMAKE_VERSION
+
+
+# Runs after every other result, so it records the code that last changed one of them.
+rule describe_run:
+    input:
+        all_outputs(),
+    output:
+        json=report(
+            "results/run_info.json",
+            caption="../report/run_info.rst",
+            category="run",
+            subcategory="description",
+            labels={"file": "run description"},
+        ),
+        rst="results/run_info.rst",
+    log:
+        "logs/describe_run/describe_run.log",
+    # The one environment that holds every package whose version the description lists.
+    conda:
+        "../../envs/bench_probe.yaml"
+    params:
+        config=config,
+        snakemake_version=SNAKEMAKE_VERSION,
+    script:
+        "../scripts/describe_run.py"
