@@ -83,14 +83,10 @@ def train_seeds(bench):
     return config[bench]["train"]["seeds"]
 
 
-# Methods scored at the first training seed only: random's spread is over its draws.
-FIRST_SEED_METHODS = ("random",)
-
-
 def method_seeds(bench, method):
-    """Training seeds at which a method's selections are scored."""
-    seeds = train_seeds(bench)
-    return seeds[:1] if method in FIRST_SEED_METHODS else seeds
+    """Training seeds at which a method's selections are scored: every seed, for every method
+    (so that all methods are compared on the same networks' seeds)."""
+    return train_seeds(bench)
 
 
 def probe_params(bench):
