@@ -38,8 +38,8 @@ from taskgrouping.config import (
     tasks_of,
     validate_config,
 )
-from taskgrouping.lookahead import lookahead_fast, lookahead_sequential
 from taskgrouping.training import split_metrics, task_losses
+from tests.engines import assert_fast_equals_sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 N_IMAGES = 40
@@ -404,18 +404,7 @@ def test_fast_probe_equals_sequential_on_the_celeba_network(batchnorm: str) -> N
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (12, 3, 16, 16), dtype=torch.uint8, generator=gen)
     y = torch.randint(0, 2, (12, 3), generator=gen).double()
-    for _ in range(2):
-        opt.zero_grad(set_to_none=True)
-        task_losses(model, bench, x, y, bench.tasks).sum().backward()
-        opt.step()
-    combos = [(0,), (1,), (2,), (0, 1), (0, 2), (1, 2), (1, 1)]
-    b_seq, a_seq = lookahead_sequential(
-        model, opt, bench, x, y, bench.tasks, combos, None, batchnorm
-    )
-    b_fast, a_fast = lookahead_fast(model, opt, bench, x, y, bench.tasks, combos, None, batchnorm)
-    np.testing.assert_allclose(b_fast, b_seq, rtol=0, atol=1e-12)
-    assert np.max(np.abs(a_fast - a_seq)) <= 1e-8
-    assert np.all(np.abs(a_seq - b_seq) > 0)
+    assert_fast_equals_sequential(bench, model, opt, x, y, batchnorm, atol_after=1e-8)
 
 
 # --- workflow -----------------------------------------------------------------------------------

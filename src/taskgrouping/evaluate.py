@@ -124,9 +124,7 @@ def evaluate_selections(
     planted = None if truth is None else _as_partition(truth)
     summary, totals = [], []
     for sel in selections:
-        seeds = sorted(metrics) if method_seeds is None else method_seeds.get(sel["method"])
-        if seeds is None:
-            seeds = sorted(metrics)
+        seeds = (method_seeds or {}).get(sel["method"]) or sorted(metrics)
         for seed in seeds:
             if seed not in metrics:
                 raise ValueError(

@@ -379,16 +379,15 @@ def evaluate_run(
     group_jsons: Sequence[Path | str],
     metrics_jsons: Sequence[Path | str],
     metrics_seeds: Sequence[int],
-    method_seeds: Mapping[str, Sequence[int]],
     summary_csv: Path | str,
     totals_csv: Path | str,
     truth_json: Path | str | None = None,
 ) -> None:
     """Evaluate stage: score every selection and write the summary and totals tables.
 
-    ``metrics_seeds[i]`` is the training seed of the network in ``metrics_jsons[i]``;
-    ``method_seeds`` says at which seeds each method is scored. ``truth_json`` (a planted
-    partition ``{"groups": [...]}``) adds the ``is_planted`` column.
+    ``metrics_seeds[i]`` is the training seed of the network in ``metrics_jsons[i]``; every
+    selection is scored at every seed given. ``truth_json`` (a planted partition
+    ``{"groups": [...]}``) adds the ``is_planted`` column.
     """
     from taskgrouping.evaluate import evaluate_selections
 
@@ -401,9 +400,7 @@ def evaluate_run(
         by_seed.setdefault(int(seed), {}).update(_load_metrics([path]))
     selections = [read_json(p) for p in group_jsons]
     truth = read_json(truth_json)["groups"] if truth_json else None
-    summary, totals = evaluate_selections(
-        benchmark, selections, by_seed, tasks, truth, method_seeds=method_seeds
-    )
+    summary, totals = evaluate_selections(benchmark, selections, by_seed, tasks, truth)
     atomic_write_csv(summary_csv, summary)
     atomic_write_csv(totals_csv, totals)
 

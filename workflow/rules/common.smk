@@ -83,12 +83,6 @@ def train_seeds(bench):
     return config[bench]["train"]["seeds"]
 
 
-def method_seeds(bench, method):
-    """Training seeds at which a method's selections are scored: every seed, for every method
-    (so that all methods are compared on the same networks' seeds)."""
-    return train_seeds(bench)
-
-
 def probe_params(bench):
     """What the probing run depends on: training params plus the probing settings."""
     return {
@@ -165,15 +159,15 @@ def chosen_networks(bench):
     from taskgrouping.io import read_json
 
     tasks = tasks_of(bench)
-    nets = {(t, s) for t in tasks for s in train_seeds(bench)}
+    keys = set(tasks)
     for method, budget in selections(bench):
         path = checkpoints.select_groups.get(
             bench=bench, method=method, budget=budget
         ).output[0]
         for groups in selection_draws(read_json(path)):
-            keys = {"+".join(sorted(g, key=tasks.index)) for g in groups}
-            nets.update((k, s) for k in keys for s in method_seeds(bench, method))
-    return sorted(nets, key=lambda n: (n[1], n[0].count("+"), n[0]))
+            keys.update("+".join(sorted(g, key=tasks.index)) for g in groups)
+    ordered = sorted(keys, key=lambda k: (k.count("+"), k))
+    return [(k, s) for s in train_seeds(bench) for k in ordered]
 
 
 def shared_data_dir(configured):

@@ -17,8 +17,5 @@ rule evaluate_groups:
     params:
         tasks=lambda wc: tasks_of(wc.bench),
         seeds=lambda wc: [s for _, s in chosen_networks(wc.bench)],
-        method_seeds=lambda wc: {
-            m: method_seeds(wc.bench, m) for m in config["methods"]
-        },
     script:
         "../scripts/evaluate_groups.py"

@@ -7,7 +7,6 @@ with logged(snakemake.log[0]):
         snakemake.input.groups,
         snakemake.input.metrics,
         snakemake.params.seeds,
-        snakemake.params.method_seeds,
         snakemake.output.summary,
         snakemake.output.totals,
         truth_json=snakemake.input.get("truth"),
