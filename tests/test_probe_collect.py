@@ -18,8 +18,10 @@ from taskgrouping.probe import (
     combo_key,
     gain_matrix,
     group_summary,
+    lazy_records,
     load_points,
     parse_combo,
+    probe_in_process,
     probe_saved,
     rank_correlation,
     run_probe,
@@ -30,6 +32,7 @@ from taskgrouping.probe import (
     step_gain_table,
     step_gains,
     summarise,
+    window_probe_step,
 )
 from tests.conftest import small_synthetic
 
@@ -159,7 +162,7 @@ def test_never_probed_pairs_are_named() -> None:
 
 
 def test_lazy_collection_probes_the_chosen_steps() -> None:
-    bench, splits, train, probe = _setup(every=3, at_epochs=[2])
+    bench, splits, train, probe = _setup(every=3, at_epochs=[2], position="first")
     steps: list[tuple[int, int]] = []
     options = ProbeOptions.from_config(probe)
     stats = base_run(
@@ -168,6 +171,52 @@ def test_lazy_collection_probes_the_chosen_steps() -> None:
     per_epoch = stats.steps // 2
     assert steps == [(s, 2) for s in range(per_epoch, 2 * per_epoch) if s % 3 == 0]
     assert stats.points == len(steps)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_random_position_probes_one_drawn_step_per_window(seed: int) -> None:
+    """``position="random"``: the probed steps are exactly the drawn step of each window that
+    falls in a probed epoch, and the draw depends on the seed (another seed, other steps)."""
+    every = 5
+    bench, splits, train, probe = _setup(every=every, at_epochs=[2])
+    options = ProbeOptions.from_config(probe)
+    assert options.position == "random"
+    steps: list[tuple[int, int]] = []
+    stats = base_run(
+        bench, splits, train, options, seed, lambda p, m, o: steps.append((p.step, p.epoch))
+    )
+    per_epoch = stats.steps // 2
+    drawn = [
+        window_probe_step(seed, w, every, "random") for w in range(-(-stats.steps // every))
+    ]
+    assert all(w * every <= s < (w + 1) * every for w, s in enumerate(drawn))
+    assert steps == [(s, 2) for s in drawn if per_epoch <= s < 2 * per_epoch]
+    other = [window_probe_step(seed + 1, w, every, "random") for w in range(len(drawn))]
+    assert other != drawn
+    assert stats.points == len(steps)
+
+
+def test_random_position_is_uniform_within_the_window() -> None:
+    """Each step of a window is probed with probability 1/k (what makes the lazy mean unbiased
+    for the full-collection mean): over 4000 (seed, window) draws with k = 8, a chi-square test
+    of the offsets' histogram against the uniform distribution does not reject at 0.1 %."""
+    every, draws = 8, 4000
+    offsets = np.array(
+        [
+            window_probe_step(seed, w, every, "random") - w * every
+            for seed in range(40)
+            for w in range(draws // 40)
+        ]
+    )
+    counts = np.bincount(offsets, minlength=every)
+    assert counts.sum() == draws and offsets.min() >= 0 and offsets.max() < every
+    expected = draws / every
+    chi2 = float(((counts - expected) ** 2 / expected).sum())
+    assert chi2 < 24.32, (chi2, counts)  # 99.9 % quantile of chi-square with 7 d.o.f.
+    assert window_probe_step(7, 11, 1, "random") == 11
+    assert window_probe_step(7, 11, 8, "first") == 88
+    with pytest.raises(ValueError, match="'middle'"):
+        window_probe_step(7, 11, 8, "middle")
 
 
 def test_probing_does_not_change_training() -> None:
@@ -293,3 +342,23 @@ def test_seed_agreement() -> None:
     m = pd.DataFrame(np.arange(9.0).reshape(3, 3), index=list("abc"), columns=list("abc"))
     out = seed_agreement({0: m, 1: m, 2: -m})
     assert out["spearman"].tolist() == pytest.approx([1.0, -1.0, -1.0])
+
+
+@pytest.mark.parametrize(
+    "lazy", [{"every": 3}, {"every": 2, "sample": 4}, {"every": 5, "position": "first"}]
+)
+def test_lazy_records_equal_a_real_lazy_run(lazy: dict) -> None:
+    """Selecting a lazy/sampled run's steps and pairs from full collection's records gives
+    exactly the records of the real lazy run (what the probing benchmark's draws rely on)."""
+    bench, splits, train, probe = _setup()
+    full_opts = ProbeOptions.from_config(probe)
+    full, _, stats = probe_in_process(bench, splits, train, full_opts, 2)
+    opts = ProbeOptions.from_config({**probe, **lazy})
+    real, _, real_stats = probe_in_process(bench, splits, train, opts, 2)
+    assert real_stats.steps == stats.steps and 0 < real_stats.points < stats.points
+    picked = lazy_records(full, bench.tasks, opts, 2, stats.steps)
+    pd.testing.assert_frame_equal(picked, real.reset_index(drop=True))
+    other = lazy_records(full, bench.tasks, opts, 3, stats.steps)
+    # another draw probes other steps or pairs, except for fixed positions without sampling
+    fixed = opts.position == "first" and opts.sample is None
+    assert other.equals(picked) == fixed and len(other) > 0

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -232,6 +233,81 @@ class _Rule:
         return p.addcdiv(m, denom, value=-self.lr / bc1)
 
 
+def _signature(rule: _Rule) -> tuple:
+    """What must agree for parameters to share one flat update (everything but the tensors)."""
+    return (
+        rule.kind,
+        rule.param.dtype,
+        rule.param.device,
+        rule.lr,
+        rule.wd,
+        rule.momentum,
+        rule.dampening,
+        rule.nesterov,
+        rule.buf is None,
+        rule.beta1,
+        rule.beta2,
+        rule.eps,
+        rule.step,
+        rule.exp_avg is None,
+        rule.exp_avg_sq is None,
+        rule.max_exp_avg_sq is None,
+        rule.amsgrad,
+    )
+
+
+def _flat(tensors: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
+    if tensors[0] is None:
+        return None
+    return torch.cat([t.detach().reshape(-1) for t in tensors if t is not None])
+
+
+@dataclass
+class _FlatGroup:
+    """Encoder parameters that share one update rule, updated as one flat vector.
+
+    The update is elementwise, so applying it to the concatenation gives bit for bit the
+    parameters that applying each parameter's own rule gives; it only saves per-tensor calls.
+    """
+
+    members: list[int]  # indices into the encoder's trainable parameters
+    rule: _Rule
+    sizes: list[int]
+    shapes: list[torch.Size]
+    grads: list[torch.Tensor]  # per task: the members' gradients, concatenated
+
+
+def _flat_groups(
+    named: Sequence[tuple[str, torch.nn.Parameter]],
+    rules: dict[int, _Rule],
+    enc_grads: Sequence[Sequence[torch.Tensor]],
+) -> list[_FlatGroup]:
+    by_sig: dict[tuple, list[int]] = {}
+    for e, (_, p) in enumerate(named):
+        by_sig.setdefault(_signature(rules[id(p)]), []).append(e)
+    groups = []
+    for members in by_sig.values():
+        rs = [rules[id(named[e][1])] for e in members]
+        flat = dataclasses.replace(
+            rs[0],
+            param=_flat([r.param for r in rs]),  # type: ignore[arg-type]
+            buf=_flat([r.buf for r in rs]),
+            exp_avg=_flat([r.exp_avg for r in rs]),
+            exp_avg_sq=_flat([r.exp_avg_sq for r in rs]),
+            max_exp_avg_sq=_flat([r.max_exp_avg_sq for r in rs]),
+        )
+        groups.append(
+            _FlatGroup(
+                members,
+                flat,
+                [named[e][1].numel() for e in members],
+                [named[e][1].shape for e in members],
+                [_flat([g[e] for e in members]) for g in enc_grads],  # type: ignore[misc]
+            )
+        )
+    return groups
+
+
 def _rules(optimizer: torch.optim.Optimizer) -> dict[int, _Rule]:
     """Update rule of every parameter the optimizer holds, keyed by ``id(param)``."""
     if isinstance(optimizer, torch.optim.SGD):
@@ -331,6 +407,7 @@ class _Prepared:
     enc_named: list[tuple[str, torch.nn.Parameter]]
     head_named: list[list[tuple[str, torch.nn.Parameter]]]
     _heads: dict[tuple[int, int], list[torch.Tensor]] = field(default_factory=dict)
+    _flat: list[_FlatGroup] | None = None
 
     def head_step(self, t: int, mult: int) -> list[torch.Tensor]:
         """Task ``t``'s head parameters after the step with gradient ``mult`` times its own.
@@ -347,18 +424,34 @@ class _Prepared:
             ]
         return self._heads[(t, mult)]
 
-    def encoder_grad(self, e: int, mult: Sequence[int]) -> torch.Tensor:
-        """Gradient of encoder parameter ``e`` for a combination with multiplicities ``mult``.
+    def encoder_params(self, mults: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """The encoder's parameters after the step of each combination (multiplicities
+        ``mults``), stacked along a new first dimension when ``len(mults) > 1``.
 
-        Summed over the members in task order, independently of any other combination.
+        The combination's gradient is summed over its members in task order and the update is
+        applied to one flat vector per group of parameters sharing an update rule.
         """
-        grad = None
-        for t, m in enumerate(mult):
-            if m:
-                g = self.enc_grads[t][e] if m == 1 else self.enc_grads[t][e].mul(m)
-                grad = g.clone() if grad is None else grad.add_(g)
-        assert grad is not None
-        return grad
+        if self._flat is None:
+            self._flat = _flat_groups(self.enc_named, self.rules, self.enc_grads)
+        out: dict[str, torch.Tensor] = {}
+        for group in self._flat:
+            grads = []
+            for mult in mults:
+                grad = None
+                for t, m in enumerate(mult):
+                    if m:
+                        g = group.grads[t] if m == 1 else group.grads[t].mul(m)
+                        grad = g.clone() if grad is None else grad.add_(g)
+                assert grad is not None
+                grads.append(grad)
+            stepped = group.rule.apply(grads[0] if len(mults) == 1 else torch.stack(grads))
+            lead = () if len(mults) == 1 else (len(mults),)
+            for e, part, shape in zip(
+                group.members, stepped.split(group.sizes, dim=-1), group.shapes, strict=True
+            ):
+                out[self.enc_named[e][0]] = part.reshape(*lead, *shape)
+        return out
+
 
 
 def _prepare(
@@ -417,10 +510,7 @@ def lookahead_fast(
     with torch.no_grad(), _mode(model, batchnorm == "batch"):
         for k, combo in enumerate(combos):
             mult = counts(combo, n)
-            enc_params = {
-                name: prep.rules[id(p)].apply(prep.encoder_grad(e, mult))
-                for e, (name, p) in enumerate(prep.enc_named)
-            }
+            enc_params = prep.encoder_params([mult])
             rep = functional_call(model.encoder, {**enc_params, **buffers}, (prep.mx,))
             outputs = {}
             for t, task in enumerate(tasks):
@@ -470,9 +560,11 @@ def lookahead_batched(
         for start in range(0, len(combos), size):
             mults = [counts(c, n) for c in combos[start : start + size]]
             params: dict[str, torch.Tensor] = {}
-            for e, (name, p) in enumerate(prep.enc_named):
-                grads = torch.stack([prep.encoder_grad(e, mult) for mult in mults])
-                params[f"encoder.{name}"] = prep.rules[id(p)].apply(grads)
+            stacked = prep.encoder_params(mults)
+            if len(mults) == 1:
+                stacked = {name: p.unsqueeze(0) for name, p in stacked.items()}
+            for name, p in stacked.items():
+                params[f"encoder.{name}"] = p
             for t, task in enumerate(tasks):
                 versions = [prep.head_step(t, mult[t]) for mult in mults]
                 for k, (name, _) in enumerate(prep.head_named[t]):

@@ -28,9 +28,14 @@ uniformly random subset of the probing steps, so the estimate is unbiased for th
 mean (for every entry drawn at least once). Per-entry standard errors (``std / sqrt(count)``) and
 counts are reported.
 
-**Cost controls.** Lazy collection probes every ``every``-th step and only in ``at_epochs``;
-sampling as above; the ``first_order`` estimator replaces the lookahead by gradient inner
-products (see :mod:`taskgrouping.affinity`), as does TAG's affinity.
+**Cost controls.** Lazy collection probes one step in every window of ``every`` steps
+(``[w k, (w + 1) k)``) and only in ``at_epochs``: with ``position="random"`` (default) a step
+drawn uniformly in each window from the probe seed and the window's number (stratified
+systematic sampling: every step is probed with probability ``1/k``, so the mean over probing
+steps is unbiased for the full-collection mean), with ``"first"`` the window's first step
+(``0, k, 2k, ...``), which always includes the run's first step; sampling as above; the
+``first_order`` estimator replaces the lookahead by gradient inner products (see
+:mod:`taskgrouping.affinity`), as does TAG's affinity.
 
 **Fan-out.** :func:`base_run` trains once and hands each probing point (step, batch indices,
 held-out indices, sampled pairs, RNG state, weights and optimizer state) to a callback; the
@@ -93,6 +98,8 @@ ESTIMATORS = ("exact", "first_order", "tag", "tag_cosine")
 REFERENCES = ("single", "doubled")
 NORMALISATIONS = ("relative", "absolute")
 MEASURES = ("same", "heldout")
+#: Which step of each window of ``every`` steps lazy collection probes.
+POSITIONS = ("random", "first")
 
 Combo = tuple[int, ...]
 
@@ -103,6 +110,7 @@ class ProbeOptions:
 
     epochs: int = 10
     every: int = 1
+    position: str = "random"
     at_epochs: tuple[int, ...] | None = None
     sample: int | None = None
     estimator: str = "exact"
@@ -133,6 +141,7 @@ class ProbeOptions:
             ("normalise", self.normalise, NORMALISATIONS),
             ("measure", self.measure, MEASURES),
             ("batchnorm", self.batchnorm, BATCHNORM_MODES),
+            ("position", self.position, POSITIONS),
         ):
             if value not in accepted:
                 raise ValueError(f"probe {name} {value!r} is not one of {list(accepted)}")
@@ -471,6 +480,23 @@ def _point_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed((int(seed) * 1_000_003 + 7 * step + 1) % (2**63 - 1))
 
 
+def window_probe_step(seed: int, window: int, every: int, position: str) -> int:
+    """The step that lazy collection probes in window ``window`` (steps ``[w k, (w + 1) k)``).
+
+    ``position="first"`` gives ``w k``; ``"random"`` a step drawn uniformly in the window by a
+    generator seeded with ``seed`` and ``window`` only, so a resumed run draws the same steps.
+    """
+    if every < 1:
+        raise ValueError(f"probe every must be >= 1, got {every}")
+    if position not in POSITIONS:
+        raise ValueError(f"probe position {position!r} is not one of {list(POSITIONS)}")
+    start = int(window) * int(every)
+    if position == "first" or every == 1:
+        return start
+    gen = torch.Generator().manual_seed((int(seed) * 999_983 + 13 * int(window) + 5) % (2**63 - 1))
+    return start + int(torch.randint(int(every), (1,), generator=gen))
+
+
 def base_run(
     bench: Benchmark,
     splits: Mapping[str, Split],
@@ -507,6 +533,7 @@ def base_run(
     bs = int(train_cfg["batch_size"])
     train = splits["train"]
     step = points = first_epoch = 0
+    probe_window, probe_at = -1, -1
     train_s = probe_s = 0.0
     every, min_seconds = checkpoint_settings(train_cfg)
     writer = None
@@ -538,7 +565,11 @@ def base_run(
         order = torch.randperm(len(train), generator=gen)
         for start in range(0, len(train), bs):
             idx = order[start : start + bs]
-            if step % options.every == 0 and options.probes_epoch(epoch):
+            window = step // options.every
+            if window != probe_window:
+                probe_window = window
+                probe_at = window_probe_step(seed, window, options.every, options.position)
+            if step == probe_at and options.probes_epoch(epoch):
                 t0 = time.perf_counter()
                 pgen = _point_generator(seed, step)
                 pairs = sample_pairs(n, options.sample, pgen)
@@ -753,6 +784,41 @@ def records_and_gains(
         records = pd.DataFrame(list(rows), columns=list(STEP_GAIN_COLUMNS))
         table = records
     return records, gain_matrix(summarise(table, tasks), tasks)
+
+
+def lazy_records(
+    full: pd.DataFrame,
+    tasks: Sequence[str],
+    options: ProbeOptions,
+    seed: int,
+    total_steps: int,
+) -> pd.DataFrame:
+    """The exact records a lazy and/or sampled run with ``options`` would give, taken from the
+    records ``full`` of full collection (every step, all pairs) of the same training run.
+
+    Probing never changes training and every combination is computed independently, so a run
+    with ``options`` and seed ``seed`` produces exactly these rows (tested). Called with another
+    ``seed`` (the seed of the step and pair draws only; the training run stays ``full``'s), it
+    gives another equally likely draw of the same estimator, which is how the probing benchmark
+    measures how often lazy collection matches full collection without retraining.
+    ``total_steps`` is the base run's number of training steps.
+    """
+    if options.estimator != "exact" or options.higher_order is not None:
+        raise ValueError("lazy_records takes exact pair records (no higher_order)")
+    n = len(tasks)
+    epochs = full.groupby("step")["epoch"].first()
+    keep: set[tuple[int, str]] = set()
+    for window in range(-(-int(total_steps) // options.every)):
+        step = window_probe_step(seed, window, options.every, options.position)
+        if step >= total_steps or step not in epochs.index:
+            continue
+        if not options.probes_epoch(int(epochs[step])):
+            continue
+        pairs = sample_pairs(n, options.sample, _point_generator(seed, step))
+        for combo in point_combos(pairs, n, options, tasks):
+            keep.add((step, combo_key(combo, tasks)))
+    mask = [(int(st), c) in keep for st, c in zip(full["step"], full["combo"], strict=True)]
+    return full.loc[mask].reset_index(drop=True)
 
 
 def save_points(

@@ -93,7 +93,7 @@ def probe_params(bench):
 def probe_base_params(bench):
     """What a base probing run depends on (not the estimator's options, which act later)."""
     params = probe_params(bench)
-    keep = ("epochs", "every", "at_epochs", "sample", "measure")
+    keep = ("epochs", "every", "position", "at_epochs", "sample", "measure")
     params["probe"] = {k: v for k, v in params["probe"].items() if k in keep}
     return params
 
