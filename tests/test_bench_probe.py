@@ -24,6 +24,7 @@ from taskgrouping.bench_probe import (
     timing_problem,
 )
 from taskgrouping.pipeline import bench_probe
+from taskgrouping.probe import window_probe_step
 from taskgrouping.render import plot_bench_probe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +41,8 @@ TINY = {
     "collection_epochs": 2,
     "collection_seeds": [0],
     "lazy": {"every": 3, "sample": None},
+    "pairs_sampled": {"every": 2, "sample": 10, "position": "first"},
+    "lazy_draws": 5,
     "ett_seeds": [],
 }
 
@@ -60,7 +63,13 @@ def test_csv_has_every_documented_column_and_one_row_per_case(bench_files) -> No
     assert (timing.n_tasks == 3).all() and (timing.n_combos == 6).all()
     assert (timing.threads == 1).all()
     collection = table[table.part == "collection"]
-    assert list(collection.setting) == ["full", "lazy_sampled", "lazy_first_order", "first_order"]
+    assert list(collection.setting) == [
+        "full",
+        "lazy_sampled",
+        "lazy_pairs_sampled",
+        "lazy_first_order",
+        "first_order",
+    ]
     assert png.stat().st_size > 5_000
 
 
@@ -89,7 +98,21 @@ def test_collection_rows_share_one_base_run(bench_files) -> None:
     # 256 training samples in batches of 32 for 2 epochs
     assert (c.steps == 16).all() and (c.epochs == 2).all()
     assert c.loc["full", "points"] == 16 and c.loc["first_order", "points"] == 16
-    assert c.loc["lazy_sampled", "points"] == math.ceil(16 / 3)
+    drawn = [window_probe_step(0, w, 3, "random") for w in range(math.ceil(16 / 3))]
+    assert c.loc["lazy_sampled", "points"] == sum(s < 16 for s in drawn)
+    lazy = c.loc["lazy_sampled"]
+    assert lazy.position == "random" and lazy.engine == "fast" and lazy.draws == 5
+    # the draw taken from full collection's records with the run's seed is the run itself
+    assert lazy.draw0_max_abs_diff == 0.0
+    assert 0 <= lazy.same_groups_all_budgets_rate <= lazy.same_groups_at_planted_rate <= 1
+    assert -1 <= lazy.rank_corr_min <= lazy.rank_corr_mean <= 1
+    assert str(c.loc["full", "split_half_same_groups"]) in ("True", "False")
+    assert -1 <= c.loc["full", "split_half_rank_corr"] <= 1
+    pairs = c.loc["lazy_pairs_sampled"]
+    assert pairs.position == "first" and pairs["sample"] == 10 and pairs.points == 8
+    assert pairs.draw0_max_abs_diff == 0.0 and pairs.draws == 5
+    assert c.drop(index=["lazy_sampled", "lazy_pairs_sampled"]).draws.isna().all()
+    assert c.drop(index="full").split_half_rank_corr.isna().all()
     np.testing.assert_allclose(c.overhead_fraction, c.probe_seconds / c.train_seconds)
     full = c.loc["full"]
     assert full.rank_corr_with_full == pytest.approx(1.0)

@@ -186,9 +186,7 @@ def test_random_position_probes_one_drawn_step_per_window(seed: int) -> None:
         bench, splits, train, options, seed, lambda p, m, o: steps.append((p.step, p.epoch))
     )
     per_epoch = stats.steps // 2
-    drawn = [
-        window_probe_step(seed, w, every, "random") for w in range(-(-stats.steps // every))
-    ]
+    drawn = [window_probe_step(seed, w, every, "random") for w in range(-(-stats.steps // every))]
     assert all(w * every <= s < (w + 1) * every for w, s in enumerate(drawn))
     assert steps == [(s, 2) for s in drawn if per_epoch <= s < 2 * per_epoch]
     other = [window_probe_step(seed + 1, w, every, "random") for w in range(len(drawn))]

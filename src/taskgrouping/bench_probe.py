@@ -37,14 +37,18 @@ One CSV, two parts (column ``part``). Every time is a median over ``repeats`` ca
     ``repeats_sequential``
         Timed calls behind ``exact_sequential_s`` (fewer where one call is slow).
 
-``part = "collection"``: the synthetic benchmark (default config, seed ``seed``), one base run of
-``epochs`` epochs per ``setting``, every run with the same data, initialisation and batch order
+``part = "collection"``: the synthetic benchmark (default config, seed ``seed``; ``lazy``) and
+ETTh1 (``ett_preset``'s network; ``ett_lazy``), one base run of ``epochs`` epochs per
+``setting``, every run with the same data, initialisation and batch order
     ``setting``
-        ``full``: exact gains at every step, all pairs; ``lazy_sampled``: exact gains every
-        ``every`` steps on ``sample`` random pairs per probing step
-        (:data:`LAZY_SAMPLED_DEFAULT`); ``lazy_first_order``: the first-order estimate every
-        ``lazy_first_order_every`` steps (:data:`LAZY_FIRST_ORDER_EVERY`); ``first_order``: the
-        first-order estimate at every step.
+        ``full``: exact gains at every step, all pairs; ``lazy_sampled``: exact gains at one
+        step of every window of ``every`` steps (``position``) on ``sample`` random pairs per
+        probing step (:data:`LAZY_SAMPLED_DEFAULT`, :data:`ETT_LAZY_SAMPLED_DEFAULT`: all pairs);
+        ``lazy_pairs_sampled``: the same with fewer pairs per step, at about the same cost
+        (:data:`PAIRS_SAMPLED`, :data:`ETT_PAIRS_SAMPLED`);
+        ``lazy_first_order``: the first-order estimate every ``lazy_first_order_every`` steps
+        (:data:`LAZY_FIRST_ORDER_EVERY`); ``first_order``: the first-order estimate at every
+        step.
     ``every``, ``sample``, ``epochs``, ``steps``, ``points``
         Probing period, pairs per probing step (empty: all), epochs, training steps, probing steps.
     ``train_seconds``, ``probe_seconds``, ``overhead_fraction``
@@ -63,6 +67,27 @@ One CSV, two parts (column ``part``). Every time is a median over ``repeats`` ca
     ``groups_at_planted``, ``planted_recovered``
         The partition at the planted number of clusters (groups joined by ``|``) and whether it is
         the planted one.
+    ``position``, ``engine``
+        The lazy setting's ``probe.position`` and the exact engine of the run.
+    ``draws``, ``same_groups_all_budgets_rate``, ``same_groups_at_planted_rate``,
+    ``rank_corr_mean``, ``rank_corr_min``
+        Lazy exact settings only: the run above is one draw of the probed steps and pairs; ``draws``
+        draws in all (the run's and ``draws - 1`` others, sampling seed ``seed + 10000 d``) are
+        taken from the ``full`` run's records with :func:`taskgrouping.probe.lazy_records`, which
+        gives exactly the records a lazy run would (tested). The fraction of draws choosing the
+        ``full`` partitions at every budget and at the planted number of clusters, and the mean
+        and smallest rank correlation with ``full``; a draw that never probes some pair counts as
+        not matching.
+    ``draw0_max_abs_diff``
+        Lazy exact settings only: largest absolute difference between the real lazy run's gain
+        matrix and the one taken from the ``full`` records with the run's own seed (0 with the
+        fast engine; float rounding with the batched one).
+    ``split_half_same_groups``, ``split_half_rank_corr``
+        ``full`` only: how well full collection reproduces itself: whether the gains of the even
+        steps alone and of the odd steps alone both choose the ``full`` partitions at every
+        budget, and the rank correlation between the two halves. Where the halves disagree, full
+        collection's own choice rests on near-ties that no cheaper estimate can be expected to
+        reproduce.
 """
 
 from __future__ import annotations
@@ -87,16 +112,48 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The lazy, sampled collection compared with full collection on the synthetic benchmark (6 tasks,
-#: 800 training steps of about 1 ms): probe every 128th step (7 probing steps) on 12 of the 15
-#: pairs (plus the 6 reference steps, which are always probed). One exact probing step of this
-#: small MLP costs about 10 training steps, so 10% overhead allows only about 8 probing steps in
-#: the whole run. Sampling saves little at n = 6 (C = 6 + sample combinations instead of 21) but
-#: keeps the overhead below 10% with a margin for timing noise: 8.4-9.6% on seeds 0-7 in
-#: development, against 9.4-10.4% when every 128th step probes all pairs. At seed 0 it picks the
-#: full-collection partition at every budget; on seeds 0-7 it did so at the planted number of
-#: clusters on 6 of 8 seeds and at every budget on 4 of 8, so the benchmark reports several seeds.
-LAZY_SAMPLED_DEFAULT: dict[str, Any] = {"every": 128, "sample": 12}
+#: The lazy collection compared with full collection on the synthetic benchmark (6 tasks, 800
+#: training steps of about 1 ms, SGD with momentum): one uniformly drawn step in every window of
+#: 64 steps (12-13 probing steps), all pairs, with the batched engine, the fastest exact engine for
+#: this small MLP (an exact probing step costs about 4.5 training steps with it, 11 with the fast
+#: engine). Sampling pairs as well does not pay at n = 6, where the n reference steps and n
+#: backward passes are most of a probing step's cost: in development, 12 of 15 pairs every 48
+#: steps cost 9.2-9.7% and matched full collection's partitions in fewer draws (0.17-0.97 per
+#: seed) than all pairs every 64 steps at 7.1-7.7% (0.43-1.00).
+LAZY_SAMPLED_DEFAULT: dict[str, Any] = {
+    "every": 64,
+    "sample": None,
+    "position": "random",
+    "engine": "batched",
+}
+
+#: The same on ETTh1 (ett-cpu preset's network, Adam, 5 epochs = 1335 steps of about 4 ms): one
+#: exact probing step with the fast engine (the batched one is not faster for this attention
+#: model) costs about 20 training steps, so 10% overhead allows about 6 probing steps: one drawn
+#: step in every window of 224 steps, all pairs (development, seed 0, 30 draws: 8.8% overhead,
+#: full collection's partitions at every budget in 87% of draws; 18 of 21 pairs every 176 steps:
+#: 10.8%, 90%; 15 pairs every 160: 10.7%, 73%; 12 pairs every 128: 12.2%, 63%).
+ETT_LAZY_SAMPLED_DEFAULT: dict[str, Any] = {
+    "every": 224,
+    "sample": None,
+    "position": "random",
+    "engine": "fast",
+}
+
+#: Lazy collection that also samples pairs, at about the cost of the defaults above: 12 of the 15
+#: pairs every 48 steps (synthetic), 18 of the 21 pairs every 176 steps (ETTh1).
+PAIRS_SAMPLED: dict[str, Any] = {
+    "every": 48,
+    "sample": 12,
+    "position": "random",
+    "engine": "batched",
+}
+ETT_PAIRS_SAMPLED: dict[str, Any] = {
+    "every": 176,
+    "sample": 18,
+    "position": "random",
+    "engine": "fast",
+}
 
 #: The first-order estimate collected lazily: every 32nd step. On ETTh1 (ett-cpu preset, 5 epochs,
 #: seed 0, development run) one first-order step costs about 2.7 training steps and one exact
@@ -130,6 +187,13 @@ DEFAULT_GRID: dict[str, Any] = {
     "ett_epochs": 5,
     "ett_seeds": [0],
     "lazy": LAZY_SAMPLED_DEFAULT,
+    "ett_lazy": ETT_LAZY_SAMPLED_DEFAULT,
+    # lazy collection that also samples pairs, at about the same cost (for comparison)
+    "pairs_sampled": PAIRS_SAMPLED,
+    "ett_pairs_sampled": ETT_PAIRS_SAMPLED,
+    # other draws of the lazy setting's steps and pairs on the same training run, taken from full
+    # collection's records (taskgrouping.probe.lazy_records), to say how often it matches
+    "lazy_draws": 30,
     "lazy_first_order_every": LAZY_FIRST_ORDER_EVERY,
     "aggregate": "mean",
     "seed": 0,
@@ -185,6 +249,16 @@ COLLECTION_COLUMNS = (
     "budgets_differing",
     "groups_at_planted",
     "planted_recovered",
+    "position",
+    "engine",
+    "draws",
+    "same_groups_all_budgets_rate",
+    "same_groups_at_planted_rate",
+    "rank_corr_mean",
+    "rank_corr_min",
+    "draw0_max_abs_diff",
+    "split_half_same_groups",
+    "split_half_rank_corr",
 )
 
 
@@ -440,12 +514,103 @@ def collect_gains(
     train_cfg: Mapping[str, Any],
     options: ProbeOptions,
     seed: int,
-) -> tuple[pd.DataFrame, BaseRunStats]:
-    """The gain matrix of one base run with ``options`` and the run's cost."""
+) -> tuple[pd.DataFrame, pd.DataFrame, BaseRunStats]:
+    """The records and gain matrix of one base run with ``options``, and the run's cost."""
     from taskgrouping.probe import probe_in_process
 
-    _, gains, stats = probe_in_process(bench, splits, train_cfg, options, seed)
-    return gains, stats
+    return probe_in_process(bench, splits, train_cfg, options, seed)
+
+
+def _lazy_options(epochs: int, lazy: Mapping[str, Any]) -> ProbeOptions:
+    from taskgrouping.probe import ProbeOptions
+
+    unknown = sorted(set(lazy) - {"every", "sample", "position", "engine"})
+    if unknown:
+        raise ValueError(
+            f"unknown lazy setting keys {unknown}; known: every, sample, position, engine"
+        )
+    return ProbeOptions(
+        epochs=epochs,
+        every=int(lazy["every"]),
+        sample=None if lazy.get("sample") is None else int(lazy["sample"]),
+        position=str(lazy.get("position", "random")),
+        engine=str(lazy.get("engine", "fast")),
+    )
+
+
+def draw_agreement(
+    full_records: pd.DataFrame,
+    full_gains: pd.DataFrame,
+    tasks: Sequence[str],
+    options: ProbeOptions,
+    seed: int,
+    steps: int,
+    draws: int,
+    budgets: Sequence[int],
+    planted_k: int | None,
+    aggregate: str,
+) -> dict[str, Any]:
+    """How often ``draws`` draws of a lazy/sampled setting choose full collection's partitions.
+
+    Draw ``d`` uses sampling seed ``seed`` (``d = 0``, the real run's) or ``seed + 10000 d`` and
+    takes its records from ``full_records`` (:func:`taskgrouping.probe.lazy_records`). Returns the
+    ``*_rate``, ``rank_corr_*`` columns and the draw-0 gain matrix (``"gains0"``).
+    """
+    import numpy as np
+
+    from taskgrouping.probe import (
+        gain_matrix,
+        lazy_records,
+        rank_correlation,
+        step_gain_table,
+        summarise,
+    )
+
+    target = partitions(full_gains, budgets, aggregate)
+    same_all, same_k, corr = [], [], []
+    gains0 = None
+    for d in range(int(draws)):
+        records = lazy_records(full_records, tasks, options, seed + 10_000 * d, steps)
+        table = step_gain_table(records, tasks, options.reference, options.normalise)
+        try:
+            gains = gain_matrix(summarise(table, tasks), tasks)
+        except ValueError:  # some pair never drawn
+            same_all.append(False)
+            same_k.append(False)
+            continue
+        if d == 0:
+            gains0 = gains
+        chosen = partitions(gains, budgets, aggregate)
+        same_all.append(all(chosen[b] == target[b] for b in budgets))
+        if planted_k is not None:
+            same_k.append(chosen[planted_k] == target[planted_k])
+        corr.append(rank_correlation(full_gains, gains))
+    return {
+        "draws": int(draws),
+        "same_groups_all_budgets_rate": float(np.mean(same_all)),
+        "same_groups_at_planted_rate": float(np.mean(same_k)) if planted_k is not None else None,
+        "rank_corr_mean": float(np.mean(corr)) if corr else float("nan"),
+        "rank_corr_min": float(np.min(corr)) if corr else float("nan"),
+        "gains0": gains0,
+    }
+
+
+def split_half(
+    full_records: pd.DataFrame,
+    full_gains: pd.DataFrame,
+    tasks: Sequence[str],
+    budgets: Sequence[int],
+    aggregate: str,
+) -> tuple[bool, float]:
+    """Whether the even and the odd steps of full collection alone both choose its partitions
+    at every budget, and the rank correlation between the two halves' gain matrices."""
+    from taskgrouping.probe import gain_matrix, rank_correlation, step_gain_table, summarise
+
+    table = step_gain_table(full_records, tasks)
+    target = partitions(full_gains, budgets, aggregate)
+    halves = [gain_matrix(summarise(table[table["step"] % 2 == r], tasks), tasks) for r in (0, 1)]
+    same = all(partitions(h, budgets, aggregate)[b] == target[b] for h in halves for b in budgets)
+    return same, rank_correlation(halves[0], halves[1])
 
 
 def partitions(
@@ -531,25 +696,69 @@ def compare_collection(
         label = f"ett:{bench.params['dataset']}"
     n = len(bench.tasks)
     budgets = list(range(1, n))
-    lazy = grid["lazy"]
+    lazy = _lazy_options(epochs, grid["lazy"] if problem == "synthetic" else grid["ett_lazy"])
     settings = {
-        "full": ProbeOptions(epochs=epochs),
-        "lazy_sampled": ProbeOptions(
-            epochs=epochs, every=int(lazy["every"]), sample=lazy.get("sample")
+        "full": ProbeOptions(epochs=epochs, engine=lazy.engine),
+        "lazy_sampled": lazy,
+        "lazy_pairs_sampled": _lazy_options(
+            epochs, grid["pairs_sampled"] if problem == "synthetic" else grid["ett_pairs_sampled"]
         ),
         "lazy_first_order": ProbeOptions(
             epochs=epochs, every=int(grid["lazy_first_order_every"]), estimator="first_order"
         ),
         "first_order": ProbeOptions(epochs=epochs, estimator="first_order"),
     }
-    results = {
-        name: collect_gains(bench, splits, train_cfg, options, int(seed))
-        for name, options in settings.items()
-    }
-    chosen = {
-        name: partitions(gains, budgets, str(grid["aggregate"]))
-        for name, (gains, _) in results.items()
-    }
+    results = {}
+    for name, options in settings.items():
+        records, gains, stats = collect_gains(bench, splits, train_cfg, options, int(seed))
+        results[name] = (gains, stats)
+        if name == "full":
+            full_records = records
+    aggregate = str(grid["aggregate"])
+    chosen = {name: partitions(gains, budgets, aggregate) for name, (gains, _) in results.items()}
+    full_gains = results["full"][0]
+    lazy_names = [
+        name
+        for name, o in settings.items()
+        if name != "full" and o.estimator == "exact" and (o.every > 1 or o.sample is not None)
+    ]
+    per_setting: dict[str, dict[str, Any]] = {}
+    for name in lazy_names:
+        draws = draw_agreement(
+            full_records,
+            full_gains,
+            bench.tasks,
+            settings[name],
+            int(seed),
+            results["full"][1].steps,
+            int(grid["lazy_draws"]),
+            budgets,
+            k,
+            aggregate,
+        )
+        gains0 = draws.pop("gains0")
+        diff = (
+            float("nan")
+            if gains0 is None
+            else float((gains0 - results[name][0]).abs().to_numpy().max())
+        )
+        if not diff <= 1e-5:
+            raise RuntimeError(
+                f"lazy records taken from full collection differ from the real {name} run by "
+                f"{diff} ({label}, seed {seed})"
+            )
+        per_setting[name] = {**draws, "draw0_max_abs_diff": diff}
+        log.info(
+            "%s seed %d: %d draws of %s choose full's partitions at every budget in %.0f%% "
+            "(at the planted k: %s)",
+            label,
+            seed,
+            draws["draws"],
+            name,
+            100 * draws["same_groups_all_budgets_rate"],
+            draws["same_groups_at_planted_rate"],
+        )
+    half_same, half_corr = split_half(full_records, full_gains, bench.tasks, budgets, aggregate)
     rows = []
     for name, options in settings.items():
         gains, stats = results[name]
@@ -576,6 +785,14 @@ def compare_collection(
                 "budgets_differing": " ".join(str(b) for b in differ),
                 "groups_at_planted": None if k is None else _groups_text(chosen[name][k]),
                 "planted_recovered": None if k is None else chosen[name][k] == planted,
+                "position": options.position if options.every > 1 else None,
+                "engine": options.engine if options.estimator == "exact" else None,
+                **per_setting.get(name, {}),
+                **(
+                    {"split_half_same_groups": half_same, "split_half_rank_corr": half_corr}
+                    if name == "full"
+                    else {}
+                ),
             }
         )
         log.info(
@@ -591,6 +808,13 @@ def compare_collection(
             rows[-1]["rank_corr_with_full"],
             differ or "none",
         )
+    log.info(
+        "%s seed %d: full collection's even and odd halves agree: %s (rank corr %.3f)",
+        label,
+        seed,
+        half_same,
+        half_corr,
+    )
     return rows
 
 

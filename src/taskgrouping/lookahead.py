@@ -453,7 +453,6 @@ class _Prepared:
         return out
 
 
-
 def _prepare(
     model: MultiTaskNet,
     optimizer: torch.optim.Optimizer,

@@ -821,7 +821,9 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
     Reads the CSV of :func:`taskgrouping.bench_probe.run_bench`. One log-scale panel per timed
     model (seconds per step of every method against ``n``), then a panel of the probing overhead
     of each collection setting (one dot per seed, a bar at the median, log scale) annotated with
-    its median rank correlation with full collection and how many seeds chose the same partitions.
+    its median rank correlation with full collection, how many seeds chose the same partitions
+    (at the planted k, at all budgets B), for lazy exact settings the mean share of draws that did,
+    and for full collection at how many seeds its even and odd halves agree with it.
     """
     bench_csv = Path(bench_csv)
     df = pd.read_csv(bench_csv)
@@ -846,7 +848,8 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
     fig, axes = plt.subplots(
         1,
         len(models) + n_coll,
-        figsize=(4.8 * (len(models) + n_coll), 4.4),
+        figsize=(4.8 * len(models) + 6.0 * n_coll, 4.8),
+        width_ratios=[4.8] * len(models) + [6.0] * n_coll,
         squeeze=False,
         layout="constrained",
     )
@@ -883,12 +886,18 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
                 planted = rows["same_groups_at_planted"].astype(str).str.lower()
                 same = planted == "true"
                 same_all = rows["same_groups_all_budgets"].astype(str).str.lower() == "true"
-                text += (
-                    f"\nrank corr {rows['rank_corr_with_full'].median():.2f}\nsame groups as full:"
-                )
+                text += f"\nrank {rows['rank_corr_with_full'].median():.2f}\nsame groups:"
                 if planted.isin(["true", "false"]).any():
-                    text += f"\n{int(same.sum())}/{len(rows)} at planted k"
-                text += f"\n{int(same_all.sum())}/{len(rows)} at all budgets"
+                    text += f"\n{int(same.sum())}/{len(rows)} at k"
+                text += f"\n{int(same_all.sum())}/{len(rows)} all B"
+                rate = rows.get("same_groups_all_budgets_rate")
+                if rate is not None and rate.notna().any():
+                    text += f"\ndraws: {100 * rate.mean():.0f}%"
+            else:
+                halves = rows.get("split_half_same_groups")
+                if halves is not None and halves.notna().any():
+                    agree = halves.astype(str).str.lower() == "true"
+                    text += f"\nhalves agree:\n{int(agree.sum())}/{len(rows)}"
             ax.annotate(
                 text,
                 (k, pct.max()),
