@@ -159,7 +159,8 @@ ETT_PAIRS_SAMPLED: dict[str, Any] = {
 #: seed 0, development run) one first-order step costs about 2.7 training steps and one exact
 #: probing step about 18, so at ~10% overhead the first-order estimate gets ~4x more probing
 #: steps than the exact one; every 30th step gave rank correlation 0.93 with full exact collection
-#: and the same partitions at every budget, where exact every 128th step on 12 pairs gave -0.05.
+#: and the same partitions at every budget, where exact probing of steps 0, 128, 256, ... on 12
+#: pairs gave -0.05 (the old fixed positions, which over-weight the first step; see position).
 LAZY_FIRST_ORDER_EVERY = 32
 
 #: The grid of the ``bench_probe`` target (passed by the rule as ``params.grid``).
