@@ -424,9 +424,12 @@ class _Prepared:
             ]
         return self._heads[(t, mult)]
 
-    def encoder_params(self, mults: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+    def encoder_params(
+        self, mults: Sequence[Sequence[int]], stack: bool = False
+    ) -> dict[str, torch.Tensor]:
         """The encoder's parameters after the step of each combination (multiplicities
-        ``mults``), stacked along a new first dimension when ``len(mults) > 1``.
+        ``mults``): stacked along a new first dimension with ``stack``, else for the one
+        combination in ``mults``.
 
         The combination's gradient is summed over its members in task order and the update is
         applied to one flat vector per group of parameters sharing an update rule.
@@ -444,8 +447,10 @@ class _Prepared:
                         grad = g.clone() if grad is None else grad.add_(g)
                 assert grad is not None
                 grads.append(grad)
-            stepped = group.rule.apply(grads[0] if len(mults) == 1 else torch.stack(grads))
-            lead = () if len(mults) == 1 else (len(mults),)
+            if not stack and len(grads) != 1:
+                raise ValueError(f"{len(grads)} combinations need stack=True")
+            stepped = group.rule.apply(torch.stack(grads) if stack else grads[0])
+            lead = (len(grads),) if stack else ()
             for e, part, shape in zip(
                 group.members, stepped.split(group.sizes, dim=-1), group.shapes, strict=True
             ):
@@ -559,10 +564,7 @@ def lookahead_batched(
         for start in range(0, len(combos), size):
             mults = [counts(c, n) for c in combos[start : start + size]]
             params: dict[str, torch.Tensor] = {}
-            stacked = prep.encoder_params(mults)
-            if len(mults) == 1:
-                stacked = {name: p.unsqueeze(0) for name, p in stacked.items()}
-            for name, p in stacked.items():
+            for name, p in prep.encoder_params(mults, stack=True).items():
                 params[f"encoder.{name}"] = p
             for t, task in enumerate(tasks):
                 versions = [prep.head_step(t, mult[t]) for mult in mults]
