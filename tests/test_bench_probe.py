@@ -24,7 +24,7 @@ from taskgrouping.bench_probe import (
     timing_problem,
 )
 from taskgrouping.pipeline import bench_probe
-from taskgrouping.probe import window_probe_step
+from taskgrouping.probing import window_probe_step
 from taskgrouping.render import plot_bench_probe
 
 ROOT = Path(__file__).resolve().parents[1]

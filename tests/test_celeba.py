@@ -39,7 +39,7 @@ from taskgrouping.config import (
     validate_config,
 )
 from taskgrouping.training import split_metrics, task_losses
-from tests.engines import assert_fast_equals_sequential
+from tests.unit.probing.engine_check import assert_fast_equals_sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 N_IMAGES = 40

@@ -28,7 +28,7 @@ from taskgrouping.benchmarks.ett import (
 from taskgrouping.config import ConfigError, budgets_of, tasks_of, validate_config
 from taskgrouping.forecasting import moving_average
 from taskgrouping.training import evaluate, split_metrics, task_losses
-from tests.engines import assert_fast_equals_sequential
+from tests.unit.probing.engine_check import assert_fast_equals_sequential
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_ETTH1 = ROOT.parent / "shared" / "data" / "ett" / "ETTh1.csv"

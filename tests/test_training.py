@@ -76,7 +76,7 @@ def test_lr_steps_like_steplr_and_is_off_by_default() -> None:
 
 
 def test_lr_schedule_acts_on_training_and_on_probing(tmp_path) -> None:
-    from taskgrouping.probe import ProbeOptions, load_points, save_points
+    from taskgrouping.probing import ProbeOptions, load_points, save_points
 
     # with a vanishing learning rate after epoch 1, five epochs train what one epoch trains
     bench, splits, train = _setup(max_epochs=5, patience=5)

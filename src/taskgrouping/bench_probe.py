@@ -17,14 +17,14 @@ One CSV, two parts (column ``part``). Every time is a median over ``repeats`` ca
     ``exact_sequential_s``, ``exact_fast_s``, ``exact_batched_s``
         One exact probing step over the ``C`` combinations with the ``sequential`` (reference),
         the ``fast`` and the ``batched`` (vmap) engine of
-        :func:`taskgrouping.lookahead.lookahead_losses`.
+        :func:`taskgrouping.probing.lookahead_losses`.
     ``floor_s``
         The work no exact engine can avoid: one training-mode forward, ``n`` backward passes
         (``torch.autograd.grad`` of each task's loss on the encoder and its head, retaining the
         graph) and ``C`` no-grad training-mode forwards of the full model. It leaves out forming
         the ``C`` updated parameter sets and the loss arithmetic.
     ``first_order_s``
-        One first-order probing step (:func:`taskgrouping.affinity.first_order_gains_step`).
+        One first-order probing step (:func:`taskgrouping.probing.first_order_gains_step`).
     ``fast_over_floor``, ``batched_over_floor``, ``sequential_over_fast``,
     ``exact_fast_in_mtl_steps``
         ``exact_fast_s / floor_s``, ``exact_batched_s / floor_s``,
@@ -52,11 +52,11 @@ ETTh1 (``ett_preset``'s network; ``ett_lazy``), one base run of ``epochs`` epoch
     ``every``, ``sample``, ``epochs``, ``steps``, ``points``
         Probing period, pairs per probing step (empty: all), epochs, training steps, probing steps.
     ``train_seconds``, ``probe_seconds``, ``overhead_fraction``
-        From :class:`taskgrouping.probe.BaseRunStats`; ``overhead_fraction`` is
+        From :class:`taskgrouping.probing.BaseRunStats`; ``overhead_fraction`` is
         ``probe_seconds / train_seconds``.
     ``rank_corr_with_full``
         Spearman correlation of the off-diagonal gains with the ``full`` setting's
-        (:func:`taskgrouping.probe.rank_correlation`).
+        (:func:`taskgrouping.probing.rank_correlation`).
     ``same_groups_all_budgets``
         The grouping program (partition, ``mean`` aggregate, :func:`taskgrouping.grouping.select`)
         chooses the same partition as on the ``full`` gains at every budget ``1 .. n - 1``.
@@ -73,7 +73,7 @@ ETTh1 (``ett_preset``'s network; ``ett_lazy``), one base run of ``epochs`` epoch
     ``rank_corr_mean``, ``rank_corr_min``
         Lazy exact settings only: the run above is one draw of the probed steps and pairs; ``draws``
         draws in all (the run's and ``draws - 1`` others, sampling seed ``seed + 10000 d``) are
-        taken from the ``full`` run's records with :func:`taskgrouping.probe.lazy_records`, which
+        taken from the ``full`` run's records with :func:`taskgrouping.probing.lazy_records`, which
         gives exactly the records a lazy run would (tested). The fraction of draws choosing the
         ``full`` partitions at every budget and at the planted number of clusters, and the mean
         and smallest rank correlation with ``full``; a draw that never probes some pair counts as
@@ -108,7 +108,7 @@ if TYPE_CHECKING:
 
     from taskgrouping.benchmarks.base import Benchmark, Split
     from taskgrouping.models import MultiTaskNet
-    from taskgrouping.probe import BaseRunStats, ProbeOptions
+    from taskgrouping.probing import BaseRunStats, ProbeOptions
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ DEFAULT_GRID: dict[str, Any] = {
     "pairs_sampled": PAIRS_SAMPLED,
     "ett_pairs_sampled": ETT_PAIRS_SAMPLED,
     # other draws of the lazy setting's steps and pairs on the same training run, taken from full
-    # collection's records (taskgrouping.probe.lazy_records), to say how often it matches
+    # collection's records (taskgrouping.probing.lazy_records), to say how often it matches
     "lazy_draws": 30,
     "lazy_first_order_every": LAZY_FIRST_ORDER_EVERY,
     "aggregate": "mean",
@@ -381,7 +381,7 @@ def floor_step(
     """The unavoidable work of one exact probing step (see the module docstring's ``floor_s``)."""
     import torch
 
-    from taskgrouping.lookahead import preserved_buffers
+    from taskgrouping.probing import preserved_buffers
     from taskgrouping.training import task_losses
 
     encoder = [p for p in model.encoder.parameters() if p.requires_grad]
@@ -404,9 +404,8 @@ def first_order_step(
     tasks: Sequence[str],
     lr: float,
 ) -> None:
-    """One first-order probing step, as :func:`taskgrouping.probe.estimate_point` runs it."""
-    from taskgrouping.affinity import first_order_gains_step
-    from taskgrouping.lookahead import preserved_buffers
+    """One first-order probing step, as :func:`taskgrouping.probing.estimate_point` runs it."""
+    from taskgrouping.probing import first_order_gains_step, preserved_buffers
 
     with preserved_buffers(model):
         model.train()
@@ -418,8 +417,7 @@ def time_probing(model_name: str, n_tasks: int, grid: Mapping[str, Any]) -> dict
     import numpy as np
     import torch
 
-    from taskgrouping.lookahead import clone_optimizer, lookahead_losses
-    from taskgrouping.probe import singles_and_pairs
+    from taskgrouping.probing import benchmark_task_losses, lookahead_losses, singles_and_pairs
 
     bench, model, optimizer, x, y = timing_problem(model_name, n_tasks, grid)
     tasks = bench.tasks
@@ -431,20 +429,18 @@ def time_probing(model_name: str, n_tasks: int, grid: Mapping[str, Any]) -> dict
             results[engine] = lookahead_losses(
                 model,
                 optimizer,
-                bench,
-                x,
-                y,
+                benchmark_task_losses(bench),
+                (x, y),
                 tasks,
                 combos,
-                engine=engine,  # type: ignore[arg-type]
+                engine=engine,
             )
 
         return call
 
     lr = float(grid["lr"])
     # the training step changes its model: time it on a copy
-    step_model = copy.deepcopy(model)
-    step_opt = clone_optimizer(optimizer, step_model)
+    step_model, step_opt = copy.deepcopy((model, optimizer))
     timed = median_times(
         {
             "mtl_step_s": lambda: mtl_step(step_model, step_opt, bench, x, y, tasks),
@@ -517,13 +513,13 @@ def collect_gains(
     seed: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame, BaseRunStats]:
     """The records and gain matrix of one base run with ``options``, and the run's cost."""
-    from taskgrouping.probe import probe_in_process
+    from taskgrouping.probing import probe_in_process
 
     return probe_in_process(bench, splits, train_cfg, options, seed)
 
 
 def _lazy_options(epochs: int, lazy: Mapping[str, Any]) -> ProbeOptions:
-    from taskgrouping.probe import ProbeOptions
+    from taskgrouping.probing import ProbeOptions
 
     unknown = sorted(set(lazy) - {"every", "sample", "position", "engine"})
     if unknown:
@@ -555,19 +551,18 @@ def draw_agreement(
     """How often ``draws`` draws of a lazy/sampled setting choose full collection's partitions.
 
     Draw ``d`` uses sampling seed ``seed`` (``d = 0``, the real run's) or ``seed + 10000 d`` and
-    takes its records from ``full_records`` (:func:`taskgrouping.probe.lazy_records`). Returns the
+    takes its records from ``full_records`` (:func:`taskgrouping.probing.lazy_records`). Returns the
     ``draws``, ``*_rate``, ``rank_corr_*`` and ``draw0_max_abs_diff`` columns; the last compares
     draw 0 with ``real_gains``, the gain matrix of the real lazy run, and must be float rounding
     at most (a larger difference raises).
     """
     import numpy as np
 
-    from taskgrouping.probe import (
-        gain_matrix,
+    from taskgrouping.probing import (
+        aggregate_steps,
         lazy_records,
         rank_correlation,
         step_gain_table,
-        summarise,
     )
 
     target = partitions(full_gains, budgets, aggregate)
@@ -577,7 +572,7 @@ def draw_agreement(
         records = lazy_records(full_records, tasks, options, seed + 10_000 * d, steps)
         table = step_gain_table(records, tasks, options.reference, options.normalise)
         try:
-            gains = gain_matrix(summarise(table, tasks), tasks)
+            gains = aggregate_steps(table, tasks).matrix
         except ValueError:  # some pair never drawn
             same_all.append(False)
             same_k.append(False)
@@ -613,11 +608,11 @@ def split_half(
 ) -> tuple[bool, float]:
     """Whether the even and the odd steps of full collection alone both choose its partitions
     at every budget, and the rank correlation between the two halves' gain matrices."""
-    from taskgrouping.probe import gain_matrix, rank_correlation, step_gain_table, summarise
+    from taskgrouping.probing import aggregate_steps, rank_correlation, step_gain_table
 
     table = step_gain_table(full_records, tasks)
     target = partitions(full_gains, budgets, aggregate)
-    halves = [gain_matrix(summarise(table[table["step"] % 2 == r], tasks), tasks) for r in (0, 1)]
+    halves = [aggregate_steps(table[table["step"] % 2 == r], tasks).matrix for r in (0, 1)]
     same = all(partitions(h, budgets, aggregate)[b] == target[b] for h in halves for b in budgets)
     return same, rank_correlation(halves[0], halves[1])
 
@@ -682,7 +677,7 @@ def compare_collection(
 
     from taskgrouping.benchmarks.synthetic import SyntheticBenchmark
     from taskgrouping.config import validate_config
-    from taskgrouping.probe import ProbeOptions, rank_correlation
+    from taskgrouping.probing import ProbeOptions, rank_correlation
 
     planted: list[list[str]] | None
     if problem == "synthetic":

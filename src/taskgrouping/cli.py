@@ -267,7 +267,7 @@ def _probe(args: argparse.Namespace) -> int:
     from taskgrouping.config import _merge
     from taskgrouping.io import atomic_write_csv
     from taskgrouping.pipeline import probe_run_seed
-    from taskgrouping.probe import ProbeOptions, run_probe, step_gain_table, summarise
+    from taskgrouping.probing import ProbeOptions, aggregate_records, run_probe
 
     overrides: dict[str, Any] = {}
     for item in args.set or []:
@@ -288,11 +288,10 @@ def _probe(args: argparse.Namespace) -> int:
     records, gains = run_probe(bench, splits, params["train"], options, seed)
     atomic_write_csv(args.out_dir / "records.csv", records)
     atomic_write_csv(args.out_dir / f"{options.estimator}.csv", gains, index=True)
-    if options.estimator == "exact":
-        table = step_gain_table(records, bench.tasks, options.reference, options.normalise)
-    else:
-        table = records
-    atomic_write_csv(args.out_dir / f"{options.estimator}_stats.csv", summarise(table, bench.tasks))
+    tables = aggregate_records(
+        records, bench.tasks, options.estimator, options.reference, options.normalise
+    )
+    atomic_write_csv(args.out_dir / f"{options.estimator}_stats.csv", tables.stats)
     print(gains.round(5).to_string())
     print(
         f"written to {args.out_dir}/: records.csv, {options.estimator}.csv, "

@@ -110,7 +110,7 @@ def probe_base(
     """
     from taskgrouping.benchmarks import get_benchmark
     from taskgrouping.checkpoint import checkpoint_path, remove_checkpoint
-    from taskgrouping.probe import ProbeOptions, save_points
+    from taskgrouping.probing import ProbeOptions, save_points
 
     dev = _torch_setup(threads, device)
     bench = get_benchmark(benchmark, params)
@@ -145,7 +145,7 @@ def probe_points(
     Writes raw lookahead records (exact estimator) or step gains (gradient-based estimators).
     """
     from taskgrouping.benchmarks import get_benchmark
-    from taskgrouping.probe import ProbeOptions, load_points, probe_saved
+    from taskgrouping.probing import ProbeOptions, load_points, probe_saved
 
     dev = _torch_setup(threads, device)
     bench = get_benchmark(benchmark, params)
@@ -177,14 +177,13 @@ def aggregate_gains(
     """
     import pandas as pd
 
-    from taskgrouping.probe import (
+    from taskgrouping.probing import (
         GROUP_GAIN_COLUMNS,
         ProbeOptions,
-        gain_matrix,
+        aggregate_records,
+        aggregate_steps,
         group_summary,
         seed_agreement,
-        step_gain_table,
-        summarise,
     )
 
     tasks = list(tasks)
@@ -192,20 +191,16 @@ def aggregate_gains(
     steps, stats, matrices, groups = [], [], {}, []
     for seed, files in sorted(per_seed.items()):
         frame = pd.concat([pd.read_csv(f) for f in files], ignore_index=True)
-        if estimator == "exact":
-            table = step_gain_table(frame, tasks, options.reference, options.normalise)
-        else:
-            table = frame
-        seed_stats = summarise(table, tasks)
-        matrices[seed] = gain_matrix(seed_stats, tasks)
+        table, seed_stats, matrices[seed] = aggregate_records(
+            frame, tasks, estimator, options.reference, options.normalise
+        )
         if estimator == "exact":
             g = group_summary(frame, matrices[seed], tasks, options)
             groups.append(g.assign(seed=seed))
         steps.append(table.assign(seed=seed))
         stats.append(seed_stats.assign(seed=str(seed)))
     pooled = pd.concat(steps, ignore_index=True)
-    all_stats = summarise(pooled, tasks)
-    gains = gain_matrix(all_stats, tasks)
+    _, all_stats, gains = aggregate_steps(pooled, tasks)
     stats.insert(0, all_stats.assign(seed="all"))
     atomic_write_csv(out["gains"], gains, index=True)
     atomic_write_csv(out["stats"], pd.concat(stats, ignore_index=True))

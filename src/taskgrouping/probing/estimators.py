@@ -1,4 +1,4 @@
-"""Cheaper transfer estimates, to compare with the exact lookahead gains of the probe module.
+"""Cheaper transfer estimates, to compare with the exact lookahead gains (:mod:`.engines`).
 
 * **TAG inter-task affinity** (Fifty et al., 2021): a plain SGD step of learning rate ``lr`` on the
   *shared* parameters only, using task ``i``'s loss, and the relative change of task ``j``'s loss:

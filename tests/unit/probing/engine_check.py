@@ -6,8 +6,8 @@ import numpy as np
 import torch
 
 from taskgrouping.benchmarks.base import Benchmark
-from taskgrouping.lookahead import lookahead_fast, lookahead_sequential
 from taskgrouping.models import MultiTaskNet
+from taskgrouping.probing import benchmark_task_losses, lookahead_fast, lookahead_sequential
 from taskgrouping.training import task_losses
 
 #: Singles, pairs and one doubled step of three tasks.
@@ -32,8 +32,9 @@ def assert_fast_equals_sequential(
         task_losses(model, bench, x, y, bench.tasks).sum().backward()
         opt.step()
     tasks = bench.tasks
-    b_seq, a_seq = lookahead_sequential(model, opt, bench, x, y, tasks, COMBOS, None, batchnorm)
-    b_fast, a_fast = lookahead_fast(model, opt, bench, x, y, tasks, COMBOS, None, batchnorm)
+    losses = benchmark_task_losses(bench)
+    b_seq, a_seq = lookahead_sequential(model, opt, losses, (x, y), tasks, COMBOS, None, batchnorm)
+    b_fast, a_fast = lookahead_fast(model, opt, losses, (x, y), tasks, COMBOS, None, batchnorm)
     np.testing.assert_allclose(b_fast, b_seq, rtol=0, atol=1e-12)
     assert np.max(np.abs(a_fast - a_seq)) <= atol_after
     assert np.all(np.abs(a_seq - b_seq) > 0)

@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from taskgrouping.affinity import first_order_gains_step, tag_affinity_step, tag_cosine_step
-from taskgrouping.probe import lookahead_losses, step_gains
-from tests.test_probe import X, Y, _hand_grads, _hand_losses, _Linear
+from taskgrouping.probing import (
+    benchmark_task_losses,
+    first_order_gains_step,
+    lookahead_losses,
+    step_gains,
+    tag_affinity_step,
+    tag_cosine_step,
+)
+from tests.unit.probing.linear import X, Y, _hand_grads, _hand_losses, _Linear
 
 
 def _state(model) -> tuple[np.ndarray, dict[str, float]]:
@@ -54,7 +60,14 @@ def test_first_order_estimate_matches_exact_gains_as_lr_shrinks(
             model = bench.build_model(["a", "b"]).double()
             opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
             exact = step_gains(
-                *lookahead_losses(model, opt, bench, X.double(), Y.double(), ["a", "b"], combos),
+                *lookahead_losses(
+                    model,
+                    opt,
+                    benchmark_task_losses(bench),
+                    (X.double(), Y.double()),
+                    ["a", "b"],
+                    combos,
+                ),
                 combos,
                 reference,
             )

@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from taskgrouping.benchmarks import get_benchmark
-from taskgrouping.probe import (
+from taskgrouping.grouping import group_values, solve_partition, subset_masks
+from taskgrouping.probing import (
     ProbeOptions,
     all_combos,
     base_run,
@@ -227,7 +228,7 @@ def test_probing_does_not_change_training() -> None:
         def on_point(p, model, opt, probe_it=probe_it, models=models):  # type: ignore[no-untyped-def]
             models.append(model)
             if probe_it:
-                from taskgrouping.probe import probe_point
+                from taskgrouping.probing import probe_point
 
                 probe_point(p, model, opt, bench, splits, options)
 
@@ -360,3 +361,25 @@ def test_lazy_records_equal_a_real_lazy_run(lazy: dict) -> None:
     # another draw probes other steps or pairs, except for fixed positions without sampling
     fixed = opts.position == "first" and opts.sample is None
     assert other.equals(picked) == fixed and len(other) > 0
+
+
+def test_probe_recovers_the_planted_partition() -> None:
+    cfg = small_synthetic(n_tasks=6, n_train=256, probe={"epochs": 6})
+    bench = get_benchmark("synthetic", cfg["synthetic"])
+    splits, clusters = bench.generate()
+    records, gains = run_probe(
+        bench, splits, cfg["synthetic"]["train"], cfg["synthetic"]["probe"], 0
+    )
+    assert records["step"].nunique() == 6 * 8
+    masks = subset_masks(6)
+    sol = solve_partition(group_values(gains.to_numpy(), masks), masks, 2)
+    assert sorted(sol.groups) == sorted(clusters)
+
+
+def test_probe_is_deterministic() -> None:
+    cfg = small_synthetic()
+    bench = get_benchmark("synthetic", cfg["synthetic"])
+    splits, _ = bench.generate()
+    _, g1 = run_probe(bench, splits, cfg["synthetic"]["train"], cfg["synthetic"]["probe"], 3)
+    _, g2 = run_probe(bench, splits, cfg["synthetic"]["train"], cfg["synthetic"]["probe"], 3)
+    pd.testing.assert_frame_equal(g1, g2)
