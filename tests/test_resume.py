@@ -315,15 +315,16 @@ def _same(a: Any, b: Any) -> bool:
 def test_interrupted_probe_base_run_resumes_to_the_identical_points(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from taskgrouping import probe
+    from taskgrouping import probing
+    from taskgrouping.probing import base_run as probe
 
     cfg = small_synthetic(
         train={"checkpoint_min_seconds": 0}, probe={"epochs": 4, "every": 1, "sample": 2}
     )["synthetic"]
     bench = get_benchmark("synthetic", cfg)
     splits, _ = bench.generate()
-    options = probe.ProbeOptions.from_config(cfg["probe"])
-    reference = probe.save_points(bench, splits, cfg["train"], options, 5, tmp_path / "ref.pt")
+    options = probing.ProbeOptions.from_config(cfg["probe"])
+    reference = probing.save_points(bench, splits, cfg["train"], options, 5, tmp_path / "ref.pt")
 
     real_check = probe.check_finite
 
@@ -335,12 +336,12 @@ def test_interrupted_probe_base_run_resumes_to_the_identical_points(
     out, ckpt = tmp_path / "points.pt", tmp_path / "points.ckpt"
     monkeypatch.setattr(probe, "check_finite", killed_at_step_5)
     with pytest.raises(_Interrupt):
-        probe.save_points(bench, splits, cfg["train"], options, 5, out, checkpoint=ckpt)
+        probing.save_points(bench, splits, cfg["train"], options, 5, out, checkpoint=ckpt)
     monkeypatch.setattr(probe, "check_finite", real_check)
     assert ckpt.exists() and not out.exists()
     assert checkpoint.load_checkpoint(ckpt, "x") is None  # another fingerprint is ignored
     with caplog.at_level(logging.INFO):
-        resumed = probe.save_points(bench, splits, cfg["train"], options, 5, out, checkpoint=ckpt)
+        resumed = probing.save_points(bench, splits, cfg["train"], options, 5, out, checkpoint=ckpt)
     assert "resumed_from_epoch=2" in caplog.text
     assert (resumed.steps, resumed.points) == (reference.steps, reference.points)
     ref, got = torch.load(tmp_path / "ref.pt"), torch.load(out)

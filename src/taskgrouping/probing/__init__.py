@@ -37,8 +37,8 @@ steps is unbiased for the full-collection mean), with ``"first"`` the window's f
 ``first_order`` estimator replaces the lookahead by gradient inner products (see
 :mod:`taskgrouping.probing.estimators`), as does TAG's affinity.
 
-**Fan-out.** :func:`base_run` trains once and hands each probing point (step, batch indices,
-held-out indices, sampled pairs, RNG state, weights and optimizer state) to a callback; the
+**Fan-out.** :func:`.base_run.base_run` trains once and hands each probing point (step, batch
+indices, held-out indices, sampled pairs, RNG state, weights and optimizer state) to a callback; the
 points can be saved (:func:`save_points`) and probed later by shards of combinations
 (:func:`probe_saved`), whose records concatenate to exactly the records of one unsharded run.
 
@@ -77,7 +77,6 @@ _WHERE = {
     "step_gains": "aggregate",
     "summarise": "aggregate",
     "GainProbe": "api",
-    "base_run": "base_run",
     "base_run_fingerprint": "base_run",
     "window_probe_step": "base_run",
     "TaskLosses": "engines",

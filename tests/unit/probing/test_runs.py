@@ -15,7 +15,6 @@ from taskgrouping.grouping import group_values, solve_partition, subset_masks
 from taskgrouping.probing import (
     ProbeOptions,
     all_combos,
-    base_run,
     combo_key,
     gain_matrix,
     group_summary,
@@ -35,6 +34,7 @@ from taskgrouping.probing import (
     summarise,
     window_probe_step,
 )
+from taskgrouping.probing.base_run import base_run
 from tests.conftest import small_synthetic
 
 
