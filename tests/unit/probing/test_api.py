@@ -280,3 +280,18 @@ def test_errors_name_the_task() -> None:
     probe.step(_batch(1), at=5)
     with pytest.raises(ValueError, match="step 5"):
         probe.step(_batch(2), at=5)
+
+
+def test_one_element_losses_are_scalars() -> None:
+    """A loss of shape (1,) counts as the scalar it holds."""
+    model, opt = _trained("adamw")
+
+    def shaped(m: nn.Module, batch: Batch) -> dict[str, torch.Tensor]:
+        return {t: v.reshape(1) for t, v in odd_losses(m, batch).items()}
+
+    gains = []
+    for fn in (odd_losses, shaped):
+        probe = GainProbe(model, opt, fn)
+        probe.step(_batch(3))
+        gains.append(probe.gains())
+    pd.testing.assert_frame_equal(gains[0], gains[1], check_exact=True)

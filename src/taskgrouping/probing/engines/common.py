@@ -80,7 +80,7 @@ def stacked_losses(
     for t in tasks:
         if not isinstance(losses[t], torch.Tensor) or losses[t].numel() != 1:
             raise ValueError(f"the loss of task {t!r} must be a scalar tensor, got {losses[t]!r}")
-    vector = torch.stack([losses[t] for t in tasks])
+    vector = torch.stack([losses[t].reshape(()) for t in tasks])
     if check:
         values = vector.detach().double().cpu().tolist()
         for t, v in zip(tasks, values, strict=True):
