@@ -17,16 +17,20 @@ import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from taskgrouping.io import atomic_writer
 
+if TYPE_CHECKING:
+    from taskgrouping.benchmarks.base import Benchmark
+
 log = logging.getLogger(__name__)
 
-#: Version of the checkpoint layout; a checkpoint of another version is ignored.
-FORMAT = 1
+#: Version of the checkpoint layout; a checkpoint of another version is ignored. Version 2:
+#: the run state of :meth:`taskgrouping.training.TrainingLoop.state_dict`.
+FORMAT = 2
 
 
 def checkpoint_path(output: Path | str) -> Path:
@@ -38,6 +42,47 @@ def fingerprint(spec: Mapping[str, Any]) -> str:
     """A stable hash of a JSON-able description of what a result depends on."""
     text = json.dumps(spec, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_fingerprint(
+    bench: Benchmark,
+    cfg: Mapping[str, Any],
+    seed: int,
+    device: torch.device,
+    **spec: Any,
+) -> str:
+    """Hash of what one training run depends on.
+
+    Parameters
+    ----------
+    bench
+        The benchmark: its name and data and model settings (its block without ``train`` and
+        ``probe``).
+    cfg
+        The training recipe; the checkpoint settings (:data:`CHECKPOINT_KEYS`) are left out,
+        since they change no result.
+    seed
+        The run's seed.
+    device
+        Only its type counts.
+    **spec
+        What else the run depends on (the group, the precision, probing options...).
+
+    Returns
+    -------
+    str
+        A hex digest (:func:`fingerprint`).
+    """
+    return fingerprint(
+        {
+            "benchmark": bench.name,
+            "params": {k: v for k, v in bench.params.items() if k not in ("train", "probe")},
+            "train": {k: v for k, v in cfg.items() if k not in CHECKPOINT_KEYS},
+            "seed": int(seed),
+            "device": device.type,
+            **spec,
+        }
+    )
 
 
 def save_checkpoint(path: Path | str, key: str, state: Mapping[str, Any]) -> None:
