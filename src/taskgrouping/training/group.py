@@ -220,17 +220,49 @@ def train_fingerprint(
 
 @dataclass
 class _Progress:
-    """What a group's training has done so far: finished restarts and the unfinished one."""
+    """What a group's training has done so far (finished restarts and the unfinished one), and
+    where it is saved: ``writer`` is ``None`` without checkpoints.
+    """
 
+    writer: CheckpointWriter | None
     finished: list[dict[str, Any]] = field(default_factory=list)
     kept_state: dict[str, torch.Tensor] | None = None
     run: dict[str, Any] | None = None
+    resumed_from: Path | None = None
+    """The checkpoint this run resumed from, if any."""
 
     @classmethod
-    def from_checkpoint(cls, state: Mapping[str, Any] | None) -> _Progress:
+    def open(
+        cls,
+        checkpoint: Path | None,
+        key: str,
+        min_seconds: float,
+        device: torch.device,
+        label: str,
+    ) -> _Progress:
+        """The progress saved in ``checkpoint`` under fingerprint ``key`` (logged with ``label``,
+        e.g. ``group t0+t1 seed 3``), or a fresh start.
+        """
+        if checkpoint is None:
+            return cls(None)
+        writer = CheckpointWriter(checkpoint, key, min_seconds)
+        state = load_checkpoint(checkpoint, key, device)
         if state is None:
-            return cls()
-        return cls(list(state["finished"]), state["kept_state"], state["run"])
+            return cls(writer)
+        progress = cls(
+            writer, list(state["finished"]), state["kept_state"], state["run"], checkpoint
+        )
+        log.info(
+            "%s resumes from %s: %d restart(s) finished, restart %d at epoch %d "
+            "(resumed_from_epoch=%d)",
+            label,
+            checkpoint,
+            len(progress.finished),
+            len(progress.finished),
+            int(progress.run["epoch"]) if progress.run else 0,
+            progress.epochs_done(),
+        )
+        return progress
 
     def epochs_done(self) -> int:
         run_epochs = int(self.run["epoch"]) if self.run else 0
@@ -249,9 +281,26 @@ class _Progress:
             self.kept_state = outcome.best_state
         self.finished.append(outcome.summary())
 
-    def state(self, run_state: dict[str, Any] | None) -> dict[str, Any]:
-        """The checkpoint state with ``run_state`` as the unfinished restart's."""
-        return {"finished": self.finished, "kept_state": self.kept_state, "run": run_state}
+    def log_resumed_share(self, label: str, done_before: int) -> None:
+        """Log how many epochs this run trained and how many it resumed (if it resumed)."""
+        if self.resumed_from is None:
+            return
+        total = self.epochs_done()
+        log.info(
+            "%s: %d of %d epochs trained in this run, %d resumed from %s",
+            label,
+            total - done_before,
+            total,
+            done_before,
+            self.resumed_from,
+        )
+
+    def save(self, run_state: dict[str, Any] | None) -> None:
+        """Checkpoint the finished restarts with ``run_state`` as the unfinished one's state."""
+        assert self.writer is not None
+        self.writer.save(
+            {"finished": self.finished, "kept_state": self.kept_state, "run": run_state}
+        )
 
 
 def train_group(
@@ -267,11 +316,11 @@ def train_group(
     on_epoch: EpochHook | None = None,
     update: str = "sum",
 ) -> TrainResult:
-    """Train one network on ``tasks``, early-stopped on validation.
+    """Train one network on ``tasks``, early-stopped on validation, with restarts.
 
-    ``cfg['restarts']`` independent initialisations (seeds :func:`restart_seed`) are trained and
-    the one with the lowest validation total (sum over the group's tasks of the evaluation metric)
-    is kept, so a single unlucky initialisation does not decide how good a group is.
+    ``cfg['restarts']`` initialisations (seeds :func:`restart_seed`) are trained and the one with
+    the lowest validation total (sum over the group's tasks of the evaluation metric) is kept, so
+    a single unlucky initialisation does not decide how good a group is.
 
     Parameters
     ----------
@@ -284,21 +333,17 @@ def train_group(
     seed
         The group's seed (:func:`taskgrouping.training.group_seed`).
     device, amp
-        The config keys of :mod:`taskgrouping.training.device` (``auto``/``cpu``/``cuda``;
-        ``False``/``bf16``/``fp16``).
+        The config keys of :mod:`taskgrouping.training.device`.
     checkpoint
-        A file where the full training state is saved atomically every
-        ``cfg['checkpoint_every']`` epochs (0 = never) and after each finished restart, a save
-        being skipped while the previous one is less than ``cfg['checkpoint_min_seconds']`` old.
-        A checkpoint of the same configuration found there at the start is resumed: the result is
-        the same as without the interruption. The caller deletes the checkpoint once the result
-        is safely written; a non-finite loss deletes it here, since a run that diverges would
-        diverge again.
+        A file for the full training state, saved atomically every ``cfg['checkpoint_every']``
+        epochs (0 = never) and after each finished restart, at most once per
+        ``cfg['checkpoint_min_seconds']``. A checkpoint of the same configuration found there is
+        resumed, to the same result as without the interruption. The caller deletes it once the
+        result is written; a non-finite loss deletes it here (a diverging run would diverge again).
     on_epoch
         Called as ``on_epoch(restart, epoch)`` after each epoch.
     update
-        The registered update rule (:mod:`taskgrouping.training.update`); ``"sum"``: the sum of
-        the task losses.
+        The registered update rule (:mod:`taskgrouping.training.update`).
 
     Returns
     -------
@@ -312,27 +357,9 @@ def train_group(
     every, min_seconds = checkpoint_settings(cfg)
     ckpt = Path(checkpoint) if checkpoint is not None and every > 0 else None
     spec_hash = train_fingerprint(bench, key, cfg, seed, dev, dtype, update)
-    writer = CheckpointWriter(ckpt, spec_hash, min_seconds) if ckpt is not None else None
-    saved = load_checkpoint(ckpt, spec_hash, dev) if ckpt is not None else None
-    progress = _Progress.from_checkpoint(saved)
+    label = f"group {key} seed {seed}"
+    progress = _Progress.open(ckpt, spec_hash, min_seconds, dev, label)
     done_before = progress.epochs_done()
-    if saved is not None:
-        log.info(
-            "group %s seed %d resumes from %s: %d restart(s) finished, restart %d at epoch %d "
-            "(resumed_from_epoch=%d)",
-            key,
-            seed,
-            ckpt,
-            len(progress.finished),
-            len(progress.finished),
-            int(progress.run["epoch"]) if progress.run else 0,
-            done_before,
-        )
-
-    def save(run_state: dict[str, Any] | None) -> None:
-        assert writer is not None
-        writer.save(progress.state(run_state))
-
     try:
         for restart in range(len(progress.finished), int(cfg["restarts"])):
             outcome = _train_once(
@@ -347,30 +374,20 @@ def train_group(
                 dtype=dtype,
                 update=update,
                 resume=progress.resume_state(restart),
-                save=save if ckpt is not None else None,
+                save=progress.save if ckpt is not None else None,
                 every=every,
                 on_epoch=on_epoch,
             )
             progress.add(outcome)
             if ckpt is not None:
-                save(None)
+                progress.save(None)
             if on_epoch is not None:
                 on_epoch(restart, outcome.epochs_run)
     except NonFiniteLoss:
         if ckpt is not None:
             remove_checkpoint(ckpt)
         raise
-    if saved is not None:
-        total_epochs = progress.epochs_done()
-        log.info(
-            "group %s seed %d: %d of %d epochs trained in this run, %d resumed from %s",
-            key,
-            seed,
-            total_epochs - done_before,
-            total_epochs,
-            done_before,
-            ckpt,
-        )
+    progress.log_resumed_share(label, done_before)
     return _result(bench, splits, tasks, key, cfg, progress, dev)
 
 
