@@ -1,4 +1,5 @@
-"""Resumable training: an interrupted or killed job resumes to exactly the uninterrupted result."""
+"""Resumable jobs: a killed training job or probing base run resumes to exactly the uninterrupted
+result (the training loop's own resume tests are in tests/unit/training)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ import pytest
 import torch
 import yaml
 
-from taskgrouping import checkpoint, pipeline, training
+import taskgrouping.training.checkpoint as checkpoint
+import taskgrouping.training.loop as loop
+from taskgrouping import pipeline
 from taskgrouping.benchmarks import get_benchmark
-from taskgrouping.checkpoint import checkpoint_path
-from taskgrouping.training import NonFiniteLoss, train_group, train_to_file
+from taskgrouping.training import NonFiniteLoss, checkpoint_path
 from tests.conftest import small_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,110 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class _Interrupt(Exception):
     """Stands for a kill between two epochs."""
-
-
-def _setup(**train: Any) -> tuple[Any, Any, dict[str, Any]]:
-    base = {"max_epochs": 5, "restarts": 2, "patience": 10, "checkpoint_min_seconds": 0, **train}
-    cfg = small_synthetic(train=base)
-    bench = get_benchmark("synthetic", cfg["synthetic"])
-    splits, _ = bench.generate()
-    return bench, splits, cfg["synthetic"]["train"]
-
-
-def _stop_at(restart: int, epoch: int):
-    def hook(r: int, e: int) -> None:
-        if (r, e) == (restart, epoch):
-            raise _Interrupt
-
-    return hook
-
-
-@pytest.mark.parametrize(
-    ("optimizer", "every", "stop", "first"),
-    [
-        ("sgd", 1, (0, 2), (0, 3)),  # inside the first restart
-        ("adam", 1, (1, 3), (1, 4)),  # inside the second restart, after a finished one
-        ("sgd", 1, (0, 5), (1, 1)),  # at a restart boundary
-        ("adam", 2, (1, 3), (1, 3)),  # the last checkpoint is one epoch older than the stop
-        ("sgd-steps", 1, (0, 2), (0, 3)),  # with a learning-rate schedule
-    ],
-)
-def test_interrupted_training_resumes_to_the_identical_result(
-    tmp_path: Path, optimizer: str, every: int, stop: tuple[int, int], first: tuple[int, int]
-) -> None:
-    schedule = {"lr_step_epochs": 2, "lr_gamma": 0.5} if optimizer.endswith("-steps") else {}
-    optimizer = optimizer.removesuffix("-steps")
-    bench, splits, cfg = _setup(optimizer=optimizer, checkpoint_every=every, **schedule)
-    tasks, seed = ["t0", "t2", "t3"], 3
-    reference = train_group(bench, splits, tasks, cfg, seed).to_dict()
-    ckpt = tmp_path / "metrics.ckpt"
-    with pytest.raises(_Interrupt):
-        train_group(bench, splits, tasks, cfg, seed, checkpoint=ckpt, on_epoch=_stop_at(*stop))
-    assert ckpt.exists()
-    epochs: list[tuple[int, int]] = []
-    torch.manual_seed(1234)  # the resumed run must not depend on the global RNG it starts with
-    resumed = train_group(
-        bench,
-        splits,
-        tasks,
-        cfg,
-        seed,
-        checkpoint=ckpt,
-        on_epoch=lambda r, e: epochs.append((r, e)),
-    )
-    assert resumed.to_dict() == reference
-    assert epochs[0] == first, "the resumed run repeated or skipped epochs"
-
-
-def test_job_writes_the_result_then_deletes_its_checkpoint(tmp_path: Path) -> None:
-    bench, splits, cfg = _setup()
-    out = tmp_path / "seed0" / "metrics.json"
-    assert checkpoint_path(out) == tmp_path / "seed0" / "metrics.ckpt"
-    with pytest.raises(_Interrupt):
-        train_to_file(bench, splits, ["t1", "t2"], cfg, 0, out, on_epoch=_stop_at(0, 3))
-    assert checkpoint_path(out).exists() and not out.exists()
-    result = train_to_file(bench, splits, ["t1", "t2"], cfg, 0, out)
-    assert out.exists() and not checkpoint_path(out).exists()
-    assert result.to_dict() == train_group(bench, splits, ["t1", "t2"], cfg, 0).to_dict()
-    assert [p.name for p in out.parent.iterdir()] == ["metrics.json"]
-
-
-def test_checkpoint_of_another_configuration_is_ignored(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    bench, splits, cfg = _setup()
-    ckpt = tmp_path / "metrics.ckpt"
-    with pytest.raises(_Interrupt):
-        train_group(bench, splits, ["t0", "t1"], cfg, 0, checkpoint=ckpt, on_epoch=_stop_at(1, 2))
-    other = {**cfg, "lr": 0.03}
-    epochs: list[tuple[int, int]] = []
-    with caplog.at_level(logging.INFO):
-        res = train_group(
-            bench,
-            splits,
-            ["t0", "t1"],
-            other,
-            0,
-            checkpoint=ckpt,
-            on_epoch=lambda r, e: epochs.append((r, e)),
-        )
-    assert "written for another configuration" in caplog.text
-    assert epochs[0] == (0, 1)
-    assert res.to_dict() == train_group(bench, splits, ["t0", "t1"], other, 0).to_dict()
-    # checkpoint_every changes no result, so it does not invalidate a checkpoint
-    with pytest.raises(_Interrupt):
-        train_group(bench, splits, ["t0", "t1"], cfg, 0, checkpoint=ckpt, on_epoch=_stop_at(0, 2))
-    epochs.clear()
-    train_group(
-        bench,
-        splits,
-        ["t0", "t1"],
-        {**cfg, "checkpoint_every": 3},
-        0,
-        checkpoint=ckpt,
-        on_epoch=lambda r, e: epochs.append((r, e)),
-    )
-    assert epochs[0] == (0, 3)
 
 
 def test_non_finite_loss_fails_the_job_without_result_or_checkpoint(
@@ -257,50 +155,6 @@ def test_killed_workflow_resumes_to_the_identical_metrics(tmp_path: Path) -> Non
     assert resumed_from >= 3 and trained == total - resumed_from < total
 
 
-def test_checkpoints_are_spaced_in_wall_time(tmp_path: Path) -> None:
-    bench, splits, cfg = _setup(checkpoint_min_seconds=3600)
-    ckpt = tmp_path / "metrics.ckpt"
-    with pytest.raises(_Interrupt):
-        train_group(bench, splits, ["t0", "t3"], cfg, 0, checkpoint=ckpt, on_epoch=_stop_at(1, 2))
-    assert not ckpt.exists(), "a save came sooner than checkpoint_min_seconds after the start"
-
-
-@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_mixed_precision_state_resumes_exactly(tmp_path: Path, dtype: torch.dtype) -> None:
-    # CPU autocast runs the code path of GPU mixed precision (fp16 with its gradient scaler),
-    # which train_group only enables on a GPU.
-    bench, splits, cfg = _setup()
-    cpu, tasks = torch.device("cpu"), ["t0", "t1"]
-    reference = training._train_once(bench, splits, tasks, "t0+t1", cfg, 3, device=cpu, dtype=dtype)
-    ckpt = tmp_path / "run.ckpt"
-
-    def save(state: dict[str, Any]) -> None:
-        checkpoint.save_checkpoint(ckpt, "k", state)
-
-    with pytest.raises(_Interrupt):
-        training._train_once(
-            bench,
-            splits,
-            tasks,
-            "t0+t1",
-            cfg,
-            3,
-            device=cpu,
-            dtype=dtype,
-            save=save,
-            on_epoch=_stop_at(0, 2),
-        )
-    state = checkpoint.load_checkpoint(ckpt, "k")
-    assert state is not None and (state["scaler"] is not None) == (dtype == torch.float16)
-    resumed = training._train_once(
-        bench, splits, tasks, "t0+t1", cfg, 3, device=cpu, dtype=dtype, resume=state
-    )
-    assert resumed.val_total == reference.val_total
-    assert resumed.summary() == reference.summary()
-    for name, tensor in reference.best_state.items():
-        assert torch.equal(resumed.best_state[name], tensor), name
-
-
 def _same(a: Any, b: Any) -> bool:
     """Equality of nested dicts, lists and tensors, tensors compared exactly."""
     if isinstance(a, torch.Tensor):
@@ -316,7 +170,6 @@ def test_interrupted_probe_base_run_resumes_to_the_identical_points(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from taskgrouping import probing
-    from taskgrouping.probing import base_run as probe
 
     cfg = small_synthetic(
         train={"checkpoint_min_seconds": 0}, probe={"epochs": 4, "every": 1, "sample": 2}
@@ -326,7 +179,7 @@ def test_interrupted_probe_base_run_resumes_to_the_identical_points(
     options = probing.ProbeOptions.from_config(cfg["probe"])
     reference = probing.save_points(bench, splits, cfg["train"], options, 5, tmp_path / "ref.pt")
 
-    real_check = probe.check_finite
+    real_check = loop.check_finite
 
     def killed_at_step_5(losses: torch.Tensor, tasks: Any, step: int, group: str) -> None:
         if step == 5:  # in epoch 3: the checkpoint holds epochs 1 and 2
@@ -334,10 +187,10 @@ def test_interrupted_probe_base_run_resumes_to_the_identical_points(
         real_check(losses, tasks, step, group)
 
     out, ckpt = tmp_path / "points.pt", tmp_path / "points.ckpt"
-    monkeypatch.setattr(probe, "check_finite", killed_at_step_5)
+    monkeypatch.setattr(loop, "check_finite", killed_at_step_5)
     with pytest.raises(_Interrupt):
         probing.save_points(bench, splits, cfg["train"], options, 5, out, checkpoint=ckpt)
-    monkeypatch.setattr(probe, "check_finite", real_check)
+    monkeypatch.setattr(loop, "check_finite", real_check)
     assert ckpt.exists() and not out.exists()
     assert checkpoint.load_checkpoint(ckpt, "x") is None  # another fingerprint is ignored
     with caplog.at_level(logging.INFO):

@@ -27,8 +27,8 @@ from typing import Any
 
 import torch
 
-from taskgrouping.checkpoint import checkpoint_path
 from taskgrouping.config import validate_config
+from taskgrouping.training import checkpoint_path
 
 
 def _params(n_train: int, max_epochs: int, min_seconds: float) -> dict[str, Any]:

@@ -266,8 +266,8 @@ def _probe(args: argparse.Namespace) -> int:
     from taskgrouping.benchmarks import get_benchmark
     from taskgrouping.config import _merge
     from taskgrouping.io import atomic_write_csv
-    from taskgrouping.pipeline import probe_run_seed
     from taskgrouping.probing import ProbeOptions, aggregate_records, run_probe
+    from taskgrouping.training import probe_run_seed
 
     overrides: dict[str, Any] = {}
     for item in args.set or []:

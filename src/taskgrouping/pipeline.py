@@ -69,7 +69,7 @@ def _torch_setup(threads: int, device: str = "cpu") -> torch.device:
     """
     import torch
 
-    from taskgrouping.device import resolve_device, setup_determinism
+    from taskgrouping.training import resolve_device, setup_determinism
 
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
@@ -84,11 +84,6 @@ def prepare_data(benchmark: str, params: Mapping[str, Any], out_dir: Path | str)
 
     get_benchmark(benchmark, params).prepare(Path(out_dir))
     log.info("prepared %s data in %s", benchmark, out_dir)
-
-
-def probe_run_seed(bench_seed: int, probe_seed: int) -> int:
-    """Seed of probing run ``probe_seed`` (probe seed 0 uses the benchmark's own seed)."""
-    return (int(bench_seed) + 104_729 * int(probe_seed)) % (2**31 - 1)
 
 
 def probe_base(
@@ -109,8 +104,8 @@ def probe_base(
     both outputs are written.
     """
     from taskgrouping.benchmarks import get_benchmark
-    from taskgrouping.checkpoint import checkpoint_path, remove_checkpoint
     from taskgrouping.probing import ProbeOptions, save_points
+    from taskgrouping.training import checkpoint_path, probe_run_seed, remove_checkpoint
 
     dev = _torch_setup(threads, device)
     bench = get_benchmark(benchmark, params)
@@ -238,7 +233,7 @@ def train_network(
 
     Resumable: the job checkpoints to ``metrics.ckpt`` beside ``out_json`` (see
     :func:`training.train_to_file`), which it deletes once ``out_json`` is written. ``device`` and
-    ``amp`` are the config keys of :mod:`taskgrouping.device`.
+    ``amp`` are the config keys of :mod:`taskgrouping.training.device`.
     """
     from taskgrouping.benchmarks import get_benchmark
     from taskgrouping.training import group_seed, train_to_file

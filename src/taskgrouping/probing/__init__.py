@@ -77,7 +77,6 @@ _WHERE = {
     "step_gains": "aggregate",
     "summarise": "aggregate",
     "GainProbe": "api",
-    "base_run_fingerprint": "base_run",
     "window_probe_step": "base_run",
     "TaskLosses": "engines",
     "benchmark_task_losses": "engines",

@@ -14,8 +14,6 @@ import pandas as pd
 import torch
 
 from taskgrouping.benchmarks.base import Benchmark, Split
-from taskgrouping.checkpoint import remove_checkpoint
-from taskgrouping.device import resolve_device
 from taskgrouping.models import MultiTaskNet
 from taskgrouping.probing.aggregate import (
     STEP_GAIN_COLUMNS,
@@ -48,6 +46,8 @@ from taskgrouping.training import (
     NonFiniteLoss,
     make_optimizer,
     model_device,
+    remove_checkpoint,
+    resolve_device,
     task_losses,
 )
 

@@ -26,6 +26,16 @@ def resolve_device(name: str | torch.device) -> torch.device:
 
     ``auto`` is ``cuda`` when a CUDA device is available, else ``cpu``; ``cuda`` without one is an
     error rather than a silent fall-back to the CPU.
+
+    Parameters
+    ----------
+    name
+        One of :data:`DEVICES`, or a device (returned as it is).
+
+    Returns
+    -------
+    torch.device
+        The device.
     """
     if isinstance(name, torch.device):
         return name
@@ -39,10 +49,22 @@ def resolve_device(name: str | torch.device) -> torch.device:
 
 
 def amp_dtype(amp: str | bool | None, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of mixed-precision mode ``amp`` on ``device``; ``None`` = float32.
+    """The autocast dtype of mixed-precision mode ``amp`` on ``device``.
 
     Mixed precision is a GPU option: on a CPU it is ignored with a warning, so that a config
     written for a GPU still gives the deterministic float32 numbers on a CPU.
+
+    Parameters
+    ----------
+    amp
+        ``False`` (or ``None``) or one of :data:`AMP_MODES`.
+    device
+        The training device.
+
+    Returns
+    -------
+    torch.dtype or None
+        ``torch.bfloat16`` or ``torch.float16``; ``None`` for float32.
     """
     if amp is None or amp is False:
         return None
@@ -59,6 +81,11 @@ def setup_determinism(device: torch.device) -> None:
 
     On CUDA, cuBLAS needs a fixed workspace to be deterministic (set before its first use), and
     operations without a deterministic kernel warn instead of failing.
+
+    Parameters
+    ----------
+    device
+        The device the process computes on.
     """
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

@@ -17,31 +17,108 @@ import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from taskgrouping.io import atomic_writer
 
+if TYPE_CHECKING:
+    from taskgrouping.benchmarks.base import Benchmark
+
 log = logging.getLogger(__name__)
 
-#: Version of the checkpoint layout; a checkpoint of another version is ignored.
-FORMAT = 1
+#: Version of the checkpoint layout; a checkpoint of another version is ignored. Version 2:
+#: the run state of :meth:`taskgrouping.training.TrainingLoop.state_dict`.
+FORMAT = 2
 
 
 def checkpoint_path(output: Path | str) -> Path:
-    """The checkpoint file of the job that writes ``output``: the same name with ``.ckpt``."""
+    """The checkpoint file of the job that writes ``output``: the same name with ``.ckpt``.
+
+    Parameters
+    ----------
+    output
+        The job's result file (``metrics.json``, ``points.pt``).
+
+    Returns
+    -------
+    Path
+        ``output`` with the suffix ``.ckpt``.
+    """
     return Path(output).with_suffix(".ckpt")
 
 
 def fingerprint(spec: Mapping[str, Any]) -> str:
-    """A stable hash of a JSON-able description of what a result depends on."""
+    """A stable hash of a JSON-able description of what a result depends on.
+
+    Parameters
+    ----------
+    spec
+        JSON-able data (other values are hashed by their ``str``); key order does not matter.
+
+    Returns
+    -------
+    str
+        The SHA-256 hex digest of its canonical JSON text.
+    """
     text = json.dumps(spec, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def run_fingerprint(
+    bench: Benchmark,
+    cfg: Mapping[str, Any],
+    seed: int,
+    device: torch.device,
+    **spec: Any,
+) -> str:
+    """Hash of what one training run depends on.
+
+    Parameters
+    ----------
+    bench
+        The benchmark: its name and data and model settings (its block without ``train`` and
+        ``probe``).
+    cfg
+        The training recipe; the checkpoint settings (:data:`CHECKPOINT_KEYS`) are left out,
+        since they change no result.
+    seed
+        The run's seed.
+    device
+        Only its type counts.
+    **spec
+        What else the run depends on (the group, the precision, probing options...).
+
+    Returns
+    -------
+    str
+        A hex digest (:func:`fingerprint`).
+    """
+    return fingerprint(
+        {
+            "benchmark": bench.name,
+            "params": {k: v for k, v in bench.params.items() if k not in ("train", "probe")},
+            "train": {k: v for k, v in cfg.items() if k not in CHECKPOINT_KEYS},
+            "seed": int(seed),
+            "device": device.type,
+            **spec,
+        }
+    )
+
+
 def save_checkpoint(path: Path | str, key: str, state: Mapping[str, Any]) -> None:
-    """Write ``state`` with its fingerprint ``key`` atomically to ``path``."""
+    """Write ``state`` with its fingerprint ``key`` atomically to ``path``.
+
+    Parameters
+    ----------
+    path
+        The checkpoint file.
+    key
+        The fingerprint of the run (:func:`run_fingerprint`).
+    state
+        Tensors, numbers, strings and nested dicts and lists of them.
+    """
     with atomic_writer(path, binary=True) as fh:
         torch.save({"format": FORMAT, "fingerprint": key, "state": dict(state)}, fh)
 
@@ -52,7 +129,22 @@ def load_checkpoint(
     """The state saved at ``path`` if it exists and has fingerprint ``key``, else ``None``.
 
     A checkpoint of another configuration or layout, or one that cannot be read, is reported in
-    the log and ignored; the run then starts from scratch and overwrites it.
+    the log and ignored; the run then starts from scratch and overwrites it. Temporary files of
+    a killed write are deleted.
+
+    Parameters
+    ----------
+    path
+        The checkpoint file.
+    key
+        The fingerprint the state must have been saved with.
+    map_location
+        Where the tensors are loaded.
+
+    Returns
+    -------
+    dict or None
+        The state given to :func:`save_checkpoint`, or ``None``.
     """
     path = Path(path)
     _remove_stale_temporaries(path)
@@ -85,6 +177,15 @@ class CheckpointWriter:
     Saving costs milliseconds; for networks whose epochs take milliseconds too, a save at every
     due epoch would double the training time, so saves are also spaced in time (the first one
     ``min_seconds`` after the writer is created, i.e. after the job's start).
+
+    Parameters
+    ----------
+    path
+        The checkpoint file.
+    key
+        The fingerprint of the run.
+    min_seconds
+        The least wall time between two saves.
     """
 
     def __init__(self, path: Path | str, key: str, min_seconds: float = 0.0) -> None:
@@ -96,7 +197,18 @@ class CheckpointWriter:
         self._last = time.monotonic()
 
     def save(self, state: Mapping[str, Any]) -> bool:
-        """Save ``state`` unless the previous save is too recent; returns whether it saved."""
+        """Save ``state`` unless the previous save is too recent.
+
+        Parameters
+        ----------
+        state
+            What :func:`save_checkpoint` writes.
+
+        Returns
+        -------
+        bool
+            Whether it saved.
+        """
         if time.monotonic() - self._last < self.min_seconds:
             return False
         save_checkpoint(self.path, self.key, state)
@@ -105,8 +217,17 @@ class CheckpointWriter:
 
 
 def checkpoint_settings(cfg: Mapping[str, Any]) -> tuple[int, float]:
-    """``(checkpoint_every, checkpoint_min_seconds)`` of a ``train`` config block, checked
-    (missing keys take the schema's defaults, 1 and 30).
+    """``(checkpoint_every, checkpoint_min_seconds)`` of a ``train`` config block, checked.
+
+    Parameters
+    ----------
+    cfg
+        The ``train`` block; missing keys take the schema's defaults, 1 and 30.
+
+    Returns
+    -------
+    tuple
+        Epochs between saves (0 = no checkpoints) and the least seconds between saves.
     """
     every = int(cfg.get("checkpoint_every", 1))
     if every < 0:
@@ -122,7 +243,13 @@ CHECKPOINT_KEYS = ("checkpoint_every", "checkpoint_min_seconds")
 
 
 def remove_checkpoint(path: Path | str) -> None:
-    """Delete a checkpoint and any temporary file a killed write left beside it."""
+    """Delete a checkpoint and any temporary file a killed write left beside it.
+
+    Parameters
+    ----------
+    path
+        The checkpoint file; a missing file is no error.
+    """
     path = Path(path)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from taskgrouping.benchmarks import get_benchmark
-from taskgrouping.device import amp_dtype, resolve_device
-from taskgrouping.training import train_group
+from taskgrouping.training import amp_dtype, resolve_device, train_group
 from tests.conftest import small_synthetic
 
 
