@@ -14,7 +14,7 @@ from torch import nn
 
 from taskgrouping.benchmarks import get_benchmark
 from taskgrouping.benchmarks.base import Benchmark, Split
-from taskgrouping.grouping import group_values, solve_partition, subset_masks
+from taskgrouping.grouping import group_values, subset_masks
 from taskgrouping.models import MultiTaskNet
 from taskgrouping.probe import (
     gains_from_records,
@@ -24,6 +24,7 @@ from taskgrouping.probe import (
     step_gains,
 )
 from tests.conftest import small_synthetic
+from tests.helpers.oracles import solve_partition
 
 
 class _Linear(Benchmark):
