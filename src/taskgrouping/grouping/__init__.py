@@ -21,7 +21,7 @@ Modules: :mod:`~taskgrouping.grouping.types` (inputs and results),
 :mod:`~taskgrouping.grouping.overlap` (the solvers), :mod:`~taskgrouping.grouping.selection`
 (:func:`select`), :mod:`~taskgrouping.grouping.named` (:func:`select_tasks`, on task names),
 :mod:`~taskgrouping.grouping.brute_force` (the reference oracle),
-:mod:`~taskgrouping.grouping.sampling` (random partitions) and
+:mod:`~taskgrouping.grouping.sampling` (random partitions and selections) and
 :mod:`~taskgrouping.grouping.instances` (benchmark instances).
 """
 
@@ -40,7 +40,7 @@ from taskgrouping.grouping.candidates import (
 )
 from taskgrouping.grouping.instances import benchmark_instance, random_gain_matrix
 from taskgrouping.grouping.named import GroupingResult, select_tasks
-from taskgrouping.grouping.sampling import random_partition
+from taskgrouping.grouping.sampling import MAX_RANDOM_DRAWS, random_partition, random_select
 from taskgrouping.grouping.selection import select
 from taskgrouping.grouping.types import (
     AGGREGATES,
@@ -61,6 +61,7 @@ __all__ = [
     "MAX_CANDIDATES",
     "MAX_MASK_TASKS",
     "MAX_OVERLAP_TASKS",
+    "MAX_RANDOM_DRAWS",
     "MODES",
     "Budget",
     "Candidates",
@@ -76,6 +77,7 @@ __all__ = [
     "paper_objective_values",
     "random_gain_matrix",
     "random_partition",
+    "random_select",
     "select",
     "select_tasks",
     "subset_masks",
