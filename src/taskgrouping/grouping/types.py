@@ -105,6 +105,17 @@ class Budget:
         Tasks with their own single-task network.  ``partition``: a singleton group.
         ``overlap``: the single-task network is chosen and serves the task; other chosen
         networks may still contain it as a member they do not serve (forbid that with ``apart``).
+
+    Examples
+    --------
+    At most three networks of at most four tasks, tasks 0 and 1 in one network, task 5 alone:
+
+    >>> from taskgrouping import Budget
+    >>> budget = Budget(max_networks=3, max_size=4, together=[(1, 0)], alone=[5])
+    >>> budget.together
+    ((0, 1),)
+    >>> budget.describe()
+    'max_networks=3, max_size=4, together=((0, 1),), alone=(5,)'
     """
 
     max_networks: int | None = None

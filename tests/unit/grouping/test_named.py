@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 
 import numpy as np
@@ -10,6 +11,8 @@ import pytest
 
 import taskgrouping
 from taskgrouping.grouping import Budget, GroupingResult, gain_candidates, select, select_tasks
+from taskgrouping.grouping import named as named_module
+from taskgrouping.grouping import types as types_module
 
 NAMES = ["alpha", "beta", "gamma", "delta", "eps", "zeta"]
 PLANTED = [["alpha", "delta"], ["beta", "eps", "zeta"], ["gamma"]]
@@ -96,3 +99,9 @@ def test_bad_tables_and_budgets_name_the_value() -> None:
         taskgrouping.select(np.zeros((2, 3)), 1)
     with pytest.raises(TypeError, match=r"budget must be an integer, got 2\.5"):
         taskgrouping.select(table, 2.5)
+
+
+@pytest.mark.parametrize("module", [named_module, types_module])
+def test_docstring_examples_hold(module: object) -> None:
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

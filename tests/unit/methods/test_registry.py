@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import json
 import os
 import shutil
@@ -150,6 +151,16 @@ def test_register_checks_the_class() -> None:
         register(Abstract)
     with pytest.raises(ValueError, match=r"is not a subclass of taskgrouping\.methods\.Method"):
         register(dict)  # type: ignore[type-var]
+
+
+def test_the_register_example_registers_its_method() -> None:
+    result = doctest.testmod(registry_module)
+    assert result.attempted > 0 and result.failed == 0
+    assert registered_methods() == [*BUILTINS, "halves"]
+    chosen = get_method("halves").select(
+        SelectionInputs(tasks=["a", "b", "c"], budget=2, grouping=GROUPING, random=RANDOM)
+    )
+    assert chosen == {"groups": [["a", "b"], ["c"]]}
 
 
 def test_unknown_method_names_the_registered_ones(tmp_path: Path) -> None:
