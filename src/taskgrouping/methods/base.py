@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 #: What a method groups by: nothing (a fixed or random grouping), a gain matrix, or the
 #: validation metrics of every trained subset network.
 Needs = Literal["nothing", "gains", "subset_metrics"]
-NEEDS: tuple[str, ...] = ("nothing", "gains", "subset_metrics")
+NEEDS: tuple[str, ...] = get_args(Needs)
 
 
 @dataclass(frozen=True)

@@ -94,13 +94,19 @@ def get_method(name: str) -> Method:
     ValueError
         When no method of that name is registered; the message lists the registered ones.
     """
+    method = _lookup(name)
+    if method is None:
+        raise ValueError(f"unknown method {name!r}; registered: {registered_methods()}")
+    return method
+
+
+def _lookup(name: str) -> Method | None:
+    """The method called ``name``, loading the exported plug-ins on a miss (a job's case)."""
     if name not in _REGISTRY:
         from taskgrouping.plugins import load_exported_plugins
 
         load_exported_plugins()
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown method {name!r}; registered: {registered_methods()}")
-    return _REGISTRY[name]
+    return _REGISTRY.get(name)
 
 
 def registered_methods() -> list[str]:
@@ -117,10 +123,13 @@ def reference_methods() -> list[str]:
 def method_order_key(name: str) -> tuple[int, str]:
     """Sort key of a method in figures and tables: ranked methods first, then alphabetically.
 
+    Like :func:`has_style` and :func:`method_style`, it sees the plug-in methods exported to
+    workflow jobs, so that a figure job orders and colours them as their classes say.
+
     ``(rank, "")`` for a registered method with a rank (``stl`` 0, ``mtl`` 1, ``random`` 2,
     ``exhaustive`` 3, ``ours`` 4, ``tag`` 5), ``(6, name)`` for any other name.
     """
-    method = _REGISTRY.get(name)
+    method = _lookup(name)
     if method is not None and method.order is not None:
         return (method.order, "")
     return (_UNRANKED, name)
@@ -128,7 +137,7 @@ def method_order_key(name: str) -> tuple[int, str]:
 
 def has_style(name: str) -> bool:
     """Whether ``name`` is a registered method with a colour of its own."""
-    method = _REGISTRY.get(name)
+    method = _lookup(name)
     return method is not None and method.color is not None
 
 
@@ -153,7 +162,7 @@ def method_style(name: str, extra_methods: Sequence[str] = ()) -> tuple[str, str
     ValueError
         When ``name`` has no colour of its own and is not in ``extra_methods``.
     """
-    method = _REGISTRY.get(name)
+    method = _lookup(name)
     if method is not None and method.color is not None:
         return method.color, method.marker
     extra = list(extra_methods)

@@ -45,6 +45,9 @@ from taskgrouping.methods import Method
 class Chunks(Method):
     name = "chunks"
     needs = "gains"
+    order = 7
+    color = "tab:olive"
+    marker = "X"
 
     def select(self, inputs):
         gains = inputs.gains()
@@ -185,6 +188,14 @@ def test_a_plugin_method_joins_the_config(tmp_path: Path) -> None:
     assert get_method("chunks").budgets(4, [1, 2]) == [1, 2]
 
 
+def test_a_plugin_method_may_not_take_a_builtin_name(tmp_path: Path) -> None:
+    path = tmp_path / "taken_name.py"
+    path.write_text(CHUNKS.replace('name = "chunks"', 'name = "ours"'))
+    spec = f"{path}:Chunks"
+    with pytest.raises(ConfigError, match=r"plugins\.0 = .*: method name 'ours' is already"):
+        validate_config({"plugins": [spec]})
+
+
 def test_a_job_process_finds_the_plugin_method_through_the_environment(tmp_path: Path) -> None:
     plugins.export_plugins([f"{chunks_file(tmp_path, 'chunks_job')}:Chunks"])
     tasks = ["a", "b", "c"]
@@ -192,13 +203,16 @@ def test_a_job_process_finds_the_plugin_method_through_the_environment(tmp_path:
     code = (
         "from taskgrouping.pipeline import select_groups; "
         f"select_groups('chunks', {tasks!r}, 2, 'g.json', grouping={GROUPING!r}, "
-        f"random={RANDOM!r}, gains_csv='gains.csv')"
+        f"random={RANDOM!r}, gains_csv='gains.csv'); "
+        "from taskgrouping.methods import method_order_key, method_style; "
+        "print(method_order_key('chunks'), method_style('chunks'))"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "(7, '') ('tab:olive', 'X')"
     written = json.loads((tmp_path / "g.json").read_text())
     assert written["method"] == "chunks" and written["budget"] == 2
     assert written["groups"] == [["a", "b"], ["c"]]
