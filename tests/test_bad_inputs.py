@@ -145,8 +145,8 @@ def solver_gets_nan() -> None:
 
 def solver_times_out_without_answer() -> None:
     # Subset dynamic program off: HiGHS gets 12 tasks and no time to find any partition.
-    previous = grouping._DP_MAX_TASKS
-    grouping._DP_MAX_TASKS = 0
+    previous = grouping.selection._DP_MAX_TASKS
+    grouping.selection._DP_MAX_TASKS = 0
     try:
         tasks = [f"t{i}" for i in range(12)]
         gains = np.random.default_rng(0).normal(size=(12, 12))
@@ -161,7 +161,7 @@ def solver_times_out_without_answer() -> None:
             gains_csv="gains.csv",
         )
     finally:
-        grouping._DP_MAX_TASKS = previous
+        grouping.selection._DP_MAX_TASKS = previous
 
 
 def solver_times_out_with_incumbent() -> None:

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from taskgrouping.baselines import exhaustive_select, hoa_select
 from taskgrouping.config import ConfigError, config_reference_markdown, load_config
 from taskgrouping.grouping import (
     AGGREGATES,
@@ -24,6 +23,7 @@ from taskgrouping.grouping import (
     select,
 )
 from taskgrouping.io import atomic_write_json
+from taskgrouping.methods import exhaustive_select, hoa_select
 from taskgrouping.tables import (
     PerformanceTable,
     check_same_networks,

@@ -311,13 +311,17 @@ def _builtin_benchmarks(schema: Mapping[str, Any]) -> list[str]:
 
 
 def _schema_with_plugins_of(raw: Mapping[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    """``schema`` extended by the plug-ins that ``raw`` lists under ``plugins`` (loading them)."""
+    """``schema`` extended by the plug-ins that ``raw`` lists under ``plugins`` (loading them),
+    its ``methods`` limited to the registered grouping methods (the plug-ins' among them)."""
     specs = raw.get("plugins", [])
-    if specs == []:
-        return schema
-    from taskgrouping.plugins import register_plugins, schema_with_plugins
+    if specs != []:
+        from taskgrouping.plugins import register_plugins, schema_with_plugins
 
-    return schema_with_plugins(schema, register_plugins(specs, _builtin_benchmarks(schema)))
+        schema = schema_with_plugins(schema, register_plugins(specs, _builtin_benchmarks(schema)))
+    from taskgrouping.methods import registered_methods
+
+    schema["properties"]["methods"]["items"]["enum"] = registered_methods()
+    return schema
 
 
 #: Task names a plug-in may use: they join into group keys with ``+`` and into output paths.

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from taskgrouping.io import atomic_write_csv, atomic_write_json, read_gain_matrix, read_json
+from taskgrouping.io import atomic_write_csv, atomic_write_json, read_json
 
 if TYPE_CHECKING:
     import torch
@@ -23,8 +23,6 @@ if TYPE_CHECKING:
 # (envs/torch.yaml, envs/solver.yaml, envs/plot.yaml) needs only the packages of its own stage.
 
 log = logging.getLogger("taskgrouping")
-
-METHODS = ("stl", "mtl", "random", "exhaustive", "ours", "tag")
 
 
 @contextlib.contextmanager
@@ -278,76 +276,33 @@ def select_groups(
 ) -> None:
     """Group stage: choose the groups of ``method`` at ``budget`` and write them as JSON.
 
-    ``ours`` solves the grouping program on the gain matrix; ``exhaustive`` solves it on the
-    validation losses of every trained subset network (minimising); both in
-    ``grouping['mode']`` (partition or overlap) with at most ``budget`` networks of at most
-    ``grouping['max_group_size']`` tasks. ``random`` draws random partitions into exactly
-    ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings.
+    ``method`` is a registered :class:`~taskgrouping.methods.Method` (the built-ins: ``ours``
+    and ``tag`` solve the grouping program on a gain matrix, ``exhaustive`` on the validation
+    losses of every trained subset network, both in ``grouping['mode']`` with at most
+    ``budget`` networks of at most ``grouping['max_group_size']`` tasks; ``random`` draws
+    random partitions into exactly ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings).
+    ``gains_csv`` is required by methods that need gains.
     """
-    import numpy as np
+    from taskgrouping.methods import SelectionInputs, get_method
 
-    from taskgrouping.grouping import (
-        Budget,
-        gain_candidates,
-        loss_candidates,
-        random_partition,
-        select,
+    chooser = get_method(method)
+    if chooser.needs == "gains" and gains_csv is None:
+        raise ValueError(f"method {method!r} needs a gain matrix (gains_csv)")
+    inputs = SelectionInputs(
+        tasks=list(tasks),
+        budget=int(budget),
+        grouping=grouping,
+        random=random,
+        gains_csv=gains_csv,
+        metrics_jsons=tuple(metrics_jsons),
     )
-
-    tasks = list(tasks)
-    n = len(tasks)
     out: dict[str, Any] = {
         "method": method,
         "budget": int(budget),
         "objective": None,
         "solver_status": "not solved (fixed grouping)",
     }
-    if method == "stl":
-        out["groups"] = [[t] for t in tasks]
-    elif method == "mtl":
-        out["groups"] = [tasks]
-    elif method == "random":
-        rng = np.random.default_rng([int(random["seed"]), int(budget)])
-        draws = [random_partition(n, int(budget), rng) for _ in range(int(random["draws"]))]
-        out["draws"] = [[[tasks[i] for i in g] for g in d] for d in draws]
-        out["groups"] = out["draws"][0]
-        out["solver_status"] = "not solved (random draws)"
-    elif method in ("ours", "tag", "exhaustive"):
-        if method in ("ours", "tag"):
-            if gains_csv is None:
-                raise ValueError(f"method {method!r} needs a gain matrix (gains_csv)")
-            frame = read_gain_matrix(gains_csv, tasks)
-            cands = gain_candidates(
-                frame.to_numpy(float), grouping["aggregate"], max_size=grouping["max_group_size"]
-            )
-            maximize = True
-        else:
-            metrics = _load_metrics(metrics_jsons)
-            losses = {
-                tuple(tasks.index(t) for t in m["tasks"]): {
-                    tasks.index(t): v for t, v in m["val"].items()
-                }
-                for m in metrics.values()
-            }
-            cands = loss_candidates(losses, n)
-            maximize = False
-        sel = select(
-            cands,
-            Budget(max_networks=int(budget), max_size=grouping["max_group_size"]),
-            mode=grouping["mode"],
-            maximize=maximize,
-            time_limit_s=float(grouping["time_limit_s"]),
-        )
-        out.update(sel.to_dict())
-        out["groups"] = [[tasks[i] for i in g] for g in sel.groups]
-        out["serving"] = {tasks[j]: "+".join(out["groups"][k]) for j, k in enumerate(sel.serving)}
-        out["solver_status"] = sel.status
-        out["mode"] = grouping["mode"]
-        if method in ("ours", "tag"):
-            out["aggregate"] = grouping["aggregate"]
-            out["gains"] = str(gains_csv)
-    else:
-        raise ValueError(f"unknown method {method!r}; accepted: {list(METHODS)}")
+    out.update(chooser.select(inputs))
     atomic_write_json(out_json, out)
     log.info("%s at budget %s: %s (%s)", method, budget, out["groups"], out["solver_status"])
     if out["solver_status"] == "time_limit":
@@ -524,7 +479,7 @@ def table_curves(
     ``data_dir`` holds ``hoa/results.txt``, ``hoa/results_test.txt`` and ``mtgnet/`` (see the
     README's section on local data); ``params`` is the ``tables`` config block.
     """
-    from taskgrouping.baselines import mtgnet_budget_curve, table_budget_curve
+    from taskgrouping.methods.curves import mtgnet_budget_curve, table_budget_curve
     from taskgrouping.tables import read_hoa
 
     data_dir = Path(data_dir)

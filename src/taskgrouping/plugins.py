@@ -1,4 +1,4 @@
-"""Benchmarks of one's own: load the plug-in classes a config names under ``plugins``.
+"""Benchmarks and grouping methods of one's own: load the plug-ins a config names under ``plugins``.
 
 A plug-in is a :class:`~taskgrouping.benchmarks.Benchmark` subclass in a module outside the
 package, named in the config as ``"module:Class"`` (a module importable from ``PYTHONPATH`` or the
@@ -7,9 +7,13 @@ Its ``name`` becomes a benchmark name that ``benchmarks`` may list, and its bloc
 (``config[name]``) is validated against its ``config_schema`` plus the keys every benchmark has:
 ``seed``, ``budgets``, ``train`` and ``probe``.
 
+A spec may instead name a :class:`~taskgrouping.methods.Method` subclass: loading it registers
+that grouping method (:func:`taskgrouping.methods.register`), which ``methods`` may then list.
+
 Workflow jobs run in other processes: :func:`export_plugins` puts the specs, with absolute file
 paths, into the environment variable :data:`PLUGINS_ENV`, from which
-:func:`~taskgrouping.benchmarks.get_benchmark` loads a plug-in it does not know yet.
+:func:`~taskgrouping.benchmarks.get_benchmark` loads a plug-in it does not know yet, and
+:func:`~taskgrouping.methods.get_method` a method (:func:`load_exported_plugins`).
 
 Nothing here imports torch until a plug-in is actually loaded.
 """
@@ -110,8 +114,11 @@ def _import_module(name: str, where: str) -> Any:
         ) from err
 
 
-def load_plugin(spec: str, where: str = "plugins") -> type[Benchmark]:
+def load_plugin(spec: str, where: str = "plugins") -> type[Benchmark] | None:
     """The benchmark class that ``spec`` (``"module:Class"`` or ``"file.py:Class"``) names.
+
+    A spec naming a :class:`~taskgrouping.methods.Method` subclass registers that grouping
+    method instead (:func:`taskgrouping.methods.register`) and returns None.
 
     ``where`` is the config key the spec came from, for error messages. Raises
     :class:`~taskgrouping.config.ConfigError` with one line naming the spec when the module cannot
@@ -132,9 +139,12 @@ def load_plugin(spec: str, where: str = "plugins") -> type[Benchmark]:
     cls = getattr(module, cls_name, None)
     if cls is None:
         raise ConfigError(f"{where}: module {module_name!r} has no attribute {cls_name!r}")
+    if _register_method(cls, where):
+        return None
     if not (isinstance(cls, type) and issubclass(cls, Benchmark)):
         raise ConfigError(
             f"{where}: {cls_name} is {cls!r}, not a subclass of taskgrouping.benchmarks.Benchmark"
+            " (nor of taskgrouping.methods.Method)"
         )
     if inspect.isabstract(cls):
         missing = sorted(getattr(cls, "__abstractmethods__", ()))
@@ -147,6 +157,19 @@ def load_plugin(spec: str, where: str = "plugins") -> type[Benchmark]:
         )
     _check_own_schema(cls, where)
     return cls
+
+
+def _register_method(obj: Any, where: str) -> bool:
+    """Register ``obj`` as a grouping method if it is a Method subclass; whether it is one."""
+    from taskgrouping.methods import Method, register
+
+    if not (isinstance(obj, type) and issubclass(obj, Method)):
+        return False
+    try:
+        register(obj)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from err
+    return True
 
 
 def _check_own_schema(cls: type[Benchmark], where: str) -> None:
@@ -192,6 +215,8 @@ def register_plugins(specs: Any, builtins: Sequence[str]) -> dict[str, type[Benc
     origin: dict[str, str] = {}
     for i, spec in enumerate(specs):
         cls = load_plugin(spec, f"plugins.{i}")
+        if cls is None:
+            continue
         if cls.name in builtins:
             raise ConfigError(
                 f"plugins.{i} = {spec!r}: name {cls.name!r} is a built-in benchmark's; "
@@ -243,10 +268,20 @@ def plugin_class(name: str, specs: Sequence[str] = ()) -> type[Benchmark] | None
         for where, listed in sources:
             for i, spec in enumerate(listed):
                 cls = load_plugin(spec, f"{where}.{i}")
-                _LOADED.setdefault(cls.name, cls)
+                if cls is not None:
+                    _LOADED.setdefault(cls.name, cls)
             if name in _LOADED:
                 break
     return _LOADED.get(name)
+
+
+def load_exported_plugins() -> None:
+    """Load every plug-in of :data:`PLUGINS_ENV` (a workflow job's case), registering the
+    grouping methods among them."""
+    for i, spec in enumerate(json.loads(os.environ.get(PLUGINS_ENV) or "[]")):
+        cls = load_plugin(spec, f"{PLUGINS_ENV}.{i}")
+        if cls is not None:
+            _LOADED.setdefault(cls.name, cls)
 
 
 def known_plugins() -> list[str]:

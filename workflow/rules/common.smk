@@ -18,6 +18,7 @@ from taskgrouping.config import (
     tasks_of as _config_tasks,
     validate_config,
 )
+from taskgrouping.methods import get_method, registered_methods
 from taskgrouping.plugins import export_plugins
 
 try:
@@ -26,13 +27,13 @@ except ConfigError as err:
     sys.exit(f"config error: {err}")
 config.clear()
 config.update(_validated)
-# Jobs run in processes of their own: they find the config's benchmark plug-ins there.
+# Jobs run in processes of their own: they find the config's benchmark and method plug-ins there.
 export_plugins(config["plugins"])
 
 
 wildcard_constraints:
     bench="|".join(config["benchmarks"]),
-    method="stl|mtl|random|exhaustive|ours|tag",
+    method="|".join(registered_methods()),
     budget=r"\d+",
     estimator="exact|first_order|tag|tag_cosine",
     seed=r"\d+",
@@ -115,18 +116,15 @@ def aggregate_gains_input(wc):
 
 
 def gains_file(bench, method):
-    """Gain matrix a method groups by: ours uses probe.estimator, tag uses TAG affinity."""
-    estimator = config[bench]["probe"]["estimator"] if method == "ours" else "tag"
+    """Gain matrix a method groups by: its own estimator's (tag: TAG affinity), else that of
+    probe.estimator (ours)."""
+    estimator = get_method(method).estimator or config[bench]["probe"]["estimator"]
     return f"results/{bench}/gains/{estimator}.csv"
 
 
 def method_budgets(bench, method):
     """Budgets at which a method is evaluated (STL and MTL have one fixed budget each)."""
-    if method == "stl":
-        return [len(tasks_of(bench))]
-    if method == "mtl":
-        return [1]
-    return budgets_of(config, bench)
+    return get_method(method).budgets(len(tasks_of(bench)), budgets_of(config, bench))
 
 
 def selections(bench):

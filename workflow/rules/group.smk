@@ -1,8 +1,10 @@
 def select_groups_input(wc):
+    """What the method needs: a gain matrix, or every subset network's metrics."""
     inputs = {"tasks": f"results/{wc.bench}/data/tasks.json"}
-    if wc.method in ("ours", "tag"):
+    needs = get_method(wc.method).needs
+    if needs == "gains":
         inputs["gains"] = gains_file(wc.bench, wc.method)
-    if wc.method == "exhaustive":
+    if needs == "subset_metrics":
         inputs["metrics"] = [
             metrics_file(wc.bench, k, train_seeds(wc.bench)[0])
             for k in all_subset_keys(wc.bench)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from taskgrouping.benchmarks import get_benchmark
-from taskgrouping.grouping import group_values, solve_partition, subset_masks
+from taskgrouping.grouping import group_values, subset_masks
 from taskgrouping.probing import (
     ProbeOptions,
     all_combos,
@@ -36,6 +36,7 @@ from taskgrouping.probing import (
 )
 from taskgrouping.probing.base_run import base_run
 from tests.conftest import small_synthetic
+from tests.helpers.oracles import solve_partition
 
 
 def _setup(**probe: object) -> tuple:

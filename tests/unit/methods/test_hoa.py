@@ -1,4 +1,4 @@
-"""Reference methods: HOA, TAG, random and exhaustive selection; the published HOA curves."""
+"""HOA's protocol: the published optimal and HOA curves, and the HOA estimates."""
 
 from __future__ import annotations
 
@@ -7,32 +7,22 @@ import math
 import time
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from taskgrouping.baselines import (
-    exhaustive_select,
-    hoa_estimate,
-    hoa_select,
-    mtgnet_budget_curve,
-    random_select,
-    table_budget_curve,
-    tag_select,
-)
 from taskgrouping.grouping import (
     Budget,
     Candidates,
-    InfeasibleGrouping,
-    brute_force_select,
-    gain_candidates,
-    select,
+)
+from taskgrouping.methods import (
+    exhaustive_select,
+    hoa_estimate,
+    hoa_select,
 )
 from taskgrouping.tables import (
     PerformanceTable,
     read_hoa,
     read_mtgnet,
     score_selection,
-    table_candidates,
     test_total,
 )
 from tests.test_tables import shared_data
@@ -221,159 +211,3 @@ def test_hoa_estimate_reproduces_mtgnet_hoa_file() -> None:
     # MTG-Net's file holds the same means, rounded to 4 decimals.
     difference = np.abs(estimates.values - gains.estimates["hoa"])[gains.masks]
     assert difference.max() <= 5e-5 + 1e-12
-
-
-def test_tag_select_recovers_planted_groups() -> None:
-    affinity = np.full((5, 5), -1.0)
-    for cluster in ([0, 1, 2], [3, 4]):
-        affinity[np.ix_(cluster, cluster)] = 2.0
-    for mode in ("overlap", "partition"):
-        chosen = tag_select(affinity, Budget(max_networks=2), mode)
-        assert chosen.groups == [[0, 1, 2], [3, 4]]
-        assert chosen.objective == pytest.approx(2.0 * 5)
-
-
-@pytest.mark.parametrize("mode", ["overlap", "partition"])
-def test_tag_select_matches_brute_force(mode: str) -> None:
-    rng = np.random.default_rng(7)
-    affinity = rng.normal(size=(5, 5))
-    for networks in (1, 2, 3):
-        budget = Budget(max_networks=networks)
-        chosen = tag_select(affinity, budget, mode)
-        _, best = brute_force_select(gain_candidates(affinity), budget, mode=mode)
-        assert chosen.objective == pytest.approx(best, abs=1e-9)
-
-
-def test_random_select_is_seeded_and_respects_the_budget() -> None:
-    rng = np.random.default_rng(3)
-    cands = gain_candidates(rng.normal(size=(6, 6)), cost=(1.0, 0.25))
-    budget = Budget(max_networks=3, max_cost=4.0, max_size=4)
-    first = random_select(cands, budget, np.random.default_rng(11))
-    again = random_select(cands, budget, np.random.default_rng(11))
-    assert first.rows == again.rows and first.status == "random"
-    best = select(cands, budget, mode="overlap").objective
-    draws = np.random.default_rng(5)
-    for _ in range(200):
-        chosen = random_select(cands, budget, draws)
-        sizes = cands.masks[chosen.rows].sum(axis=1)
-        assert len(chosen.rows) <= 3 and chosen.cost <= 4.0 + 1e-12 and sizes.max() <= 4
-        assert cands.masks[chosen.rows].any(axis=0).all()
-        assert [chosen.rows[k] for k in chosen.serving] == [
-            max(
-                (r for r in chosen.rows if cands.masks[r, j]),
-                key=lambda r, j=j: cands.values[r, j],
-            )
-            for j in range(6)
-        ]
-        assert chosen.objective <= best + 1e-12
-
-
-def test_random_select_partition_is_a_partition() -> None:
-    cands = gain_candidates(np.random.default_rng(1).normal(size=(5, 5)))
-    draws = np.random.default_rng(2)
-    for _ in range(100):
-        chosen = random_select(cands, Budget(max_networks=3), draws, mode="partition")
-        assert cands.masks[chosen.rows].sum(axis=0).tolist() == [1] * 5
-
-
-def test_random_select_errors() -> None:
-    cands = gain_candidates(np.zeros((4, 4)))
-    rng = np.random.default_rng(0)
-    with pytest.raises(InfeasibleGrouping, match="50 random draws"):
-        random_select(cands, Budget(max_networks=1, max_size=2), rng, max_draws=50)
-    with pytest.raises(ValueError, match="random_select supports"):
-        random_select(cands, Budget(together=((0, 1),)), rng)
-
-
-def test_exhaustive_beats_random_on_validation() -> None:
-    val, _ = _tables("results")
-    draws = np.random.default_rng(0)
-    for budget in (1.5, 3.0, 5.0):
-        limit = Budget(max_cost=budget)
-        best = exhaustive_select(val, limit).objective
-        for _ in range(50):
-            chosen = random_select(table_candidates(val), limit, draws, maximize=False)
-            assert chosen.cost <= budget
-            assert score_selection(val, chosen)["total"] >= best - 1e-12
-
-
-def test_table_budget_curve_columns_and_monotone_optimum() -> None:
-    val, test = _tables("results")
-    curve = table_budget_curve(val, test, BUDGETS)
-    assert list(curve.columns) == [
-        "method",
-        "budget",
-        "networks",
-        "cost",
-        "objective",
-        "val_total",
-        "test_total",
-        "status",
-        "solve_s",
-    ]
-    optimal = curve[curve.method == "exhaustive"]
-    assert optimal.budget.tolist() == list(BUDGETS)
-    assert np.all(np.diff(optimal.val_total) <= 1e-12)
-    assert optimal.networks.iloc[1] == "s(0.5) | d+n+k+t"
-
-
-def _served_set_optimum(masks: np.ndarray, values: np.ndarray, budget: int) -> float:
-    """Best network selection of at most ``budget`` networks, by a subset dynamic program.
-
-    An overlap selection serves the tasks in at most ``budget`` disjoint served sets, set ``T``
-    worth ``w(T) = max over networks G containing T of sum_{j in T} values[G, j]``; conversely
-    such served sets name at most ``budget`` networks.  So the optimum is the best partition of
-    the tasks into at most ``budget`` sets under ``w``.
-    """
-    n_tasks = masks.shape[1]
-    full = (1 << n_tasks) - 1
-    filled = np.where(masks, values, 0.0)
-    bits = masks.astype(np.int64) @ (1 << np.arange(n_tasks))
-    worth = np.full(full + 1, -np.inf)
-    for subset in range(1, full + 1):
-        members = [j for j in range(n_tasks) if subset >> j & 1]
-        holds = (bits & subset) == subset
-        worth[subset] = filled[holds][:, members].sum(axis=1).max()
-    best = {0: 0.0}
-    for _ in range(budget):
-        grown = dict(best)
-        for done, value in best.items():
-            rest = full & ~done
-            lowest = rest & -rest
-            part = rest
-            while part:
-                if part & lowest:
-                    key = done | part
-                    grown[key] = max(grown.get(key, -np.inf), value + worth[part])
-                part = (part - 1) & rest
-        best = grown
-    return best.get(full, -np.inf)
-
-
-def test_mtgnet_budget_curve() -> None:
-    data_dir = shared_data("mtgnet")
-    curve = mtgnet_budget_curve(data_dir, range(1, 8), draws=30, seed=0)
-    assert list(curve.columns) == [
-        "method",
-        "budget",
-        "draw",
-        "val_total",
-        "test_total",
-        "networks",
-    ]
-    assert set(curve.method) == {"optimal", "hoa", "tag_hoa", "random"}
-    assert (curve.method == "random").sum() == 7 * 30
-    assert curve.networks.str.split(" | ", regex=False).map(len).le(curve.budget).all()
-    optimal = curve[curve.method == "optimal"].set_index("budget").val_total
-    for budget, rows in curve.groupby("budget"):
-        assert (rows.val_total <= optimal[budget] + 1e-12).all()
-    assert np.all(np.diff(optimal.to_numpy()) >= -1e-12)
-    gains = read_mtgnet(data_dir)
-    for budget in range(1, 8):
-        exact = _served_set_optimum(gains.masks, gains.val, budget)
-        assert optimal[budget] == pytest.approx(exact, abs=1e-9)
-    summary = curve.groupby(["budget", "method"])[["val_total", "test_total"]].mean().unstack()
-    with pd.option_context("display.width", 200):
-        print(summary.round(4))
-    again = mtgnet_budget_curve(data_dir, [2], draws=5, seed=0)
-    assert again.equals(mtgnet_budget_curve(data_dir, [2], draws=5, seed=0))

@@ -1,0 +1,85 @@
+"""Grouping methods, one module each, registered by name.
+
+The built-in workflow methods are :mod:`~taskgrouping.methods.stl`,
+:mod:`~taskgrouping.methods.mtl`, :mod:`~taskgrouping.methods.random`,
+:mod:`~taskgrouping.methods.exhaustive`, :mod:`~taskgrouping.methods.ours` and
+:mod:`~taskgrouping.methods.tag`; a method of one's own is a :class:`Method` subclass passed to
+:func:`register` (or named in the config's ``plugins``). The config schema's ``methods``, the
+workflow's ``method`` wildcard and inputs, and the figures' order and colours all come from the
+registry (:func:`registered_methods`, :func:`get_method`, :func:`method_order_key`,
+:func:`method_style`).
+
+The reference methods on measured tables (:mod:`~taskgrouping.methods.hoa`,
+:func:`exhaustive_select`, :func:`tag_select`) and their budget curves
+(:mod:`~taskgrouping.methods.curves`) are imported on first use: the registry is read in every
+workflow process, which should not pay for the solver stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from taskgrouping.methods import exhaustive, mtl, ours, random, stl, tag
+from taskgrouping.methods.base import NEEDS, Method, Needs, SelectionInputs, exact_selection
+from taskgrouping.methods.exhaustive import exhaustive_select
+from taskgrouping.methods.registry import (
+    get_method,
+    has_style,
+    method_order_key,
+    method_style,
+    reference_methods,
+    register,
+    registered_methods,
+)
+from taskgrouping.methods.tag import tag_select
+
+if TYPE_CHECKING:
+    from taskgrouping.methods.curves import (
+        CURVE_METHODS,
+        TABLE_METHODS,
+        mtgnet_budget_curve,
+        table_budget_curve,
+    )
+    from taskgrouping.methods.hoa import hoa_estimate, hoa_select
+
+_LAZY: dict[str, str] = {
+    "CURVE_METHODS": "taskgrouping.methods.curves",
+    "TABLE_METHODS": "taskgrouping.methods.curves",
+    "mtgnet_budget_curve": "taskgrouping.methods.curves",
+    "table_budget_curve": "taskgrouping.methods.curves",
+    "hoa_estimate": "taskgrouping.methods.hoa",
+    "hoa_select": "taskgrouping.methods.hoa",
+}
+
+# The built-in modules register themselves on import; importing them is the point.
+_BUILTINS = (stl, mtl, random, exhaustive, ours, tag)
+
+__all__ = [
+    "CURVE_METHODS",
+    "NEEDS",
+    "TABLE_METHODS",
+    "Method",
+    "Needs",
+    "SelectionInputs",
+    "exact_selection",
+    "exhaustive_select",
+    "get_method",
+    "has_style",
+    "hoa_estimate",
+    "hoa_select",
+    "method_order_key",
+    "method_style",
+    "mtgnet_budget_curve",
+    "reference_methods",
+    "register",
+    "registered_methods",
+    "table_budget_curve",
+    "tag_select",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'taskgrouping.methods' has no attribute {name!r}")
+    return getattr(importlib.import_module(_LAZY[name]), name)

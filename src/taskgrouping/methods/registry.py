@@ -1,0 +1,174 @@
+"""Grouping methods by name: registration, look-up, and their order and style in figures."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Sequence
+from typing import TypeVar
+
+from taskgrouping.methods.base import NEEDS, Method
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+# Unranked methods follow the six built-ins (ranks 0 to 5), alphabetically.
+_UNRANKED = 6
+# Colours and markers of methods without their own, in order of appearance.
+_SPARE_COLORS: tuple[str, ...] = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:cyan")
+_SPARE_MARKERS: tuple[str, ...] = ("^", "v", "D", "P", "X")
+
+_REGISTRY: dict[str, Method] = {}
+
+M = TypeVar("M", bound=type[Method])
+
+
+def register(cls: M) -> M:
+    """Register a :class:`~taskgrouping.methods.Method` subclass under its ``name``.
+
+    Usable as a class decorator. Registering the same class again does nothing.
+
+    Parameters
+    ----------
+    cls
+        A concrete subclass of :class:`~taskgrouping.methods.Method`.
+
+    Returns
+    -------
+    type
+        ``cls`` itself.
+
+    Raises
+    ------
+    ValueError
+        When the class is incomplete, its name or ``needs`` is not accepted, or its name or
+        figure rank is already another registered method's.
+
+    Examples
+    --------
+    >>> from taskgrouping.methods import Method, register
+    >>> @register
+    ... class Halves(Method):
+    ...     name = "halves"
+    ...     def select(self, inputs):
+    ...         half = (len(inputs.tasks) + 1) // 2
+    ...         return {"groups": [inputs.tasks[:half], inputs.tasks[half:]]}
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Method)):
+        raise ValueError(f"{cls!r} is not a subclass of taskgrouping.methods.Method")
+    where = f"{cls.__module__}.{cls.__qualname__}"
+    if inspect.isabstract(cls):
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        raise ValueError(f"method class {where} does not implement {missing}")
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(
+            f"method class {where} has name {name!r}; accepted: letters, digits and _, "
+            "starting with a letter"
+        )
+    if cls.needs not in NEEDS:
+        raise ValueError(f"method {name!r} needs {cls.needs!r}; accepted: {list(NEEDS)}")
+    known = _REGISTRY.get(name)
+    if known is not None:
+        if type(known) is cls:
+            return cls
+        raise ValueError(
+            f"method name {name!r} is already registered by "
+            f"{type(known).__module__}.{type(known).__qualname__}"
+        )
+    for other in _REGISTRY.values():
+        if cls.order is not None and other.order == cls.order:
+            raise ValueError(
+                f"method {name!r} has figure rank {cls.order}, already method {other.name!r}'s"
+            )
+    _REGISTRY[name] = cls()
+    return cls
+
+
+def get_method(name: str) -> Method:
+    """The registered method called ``name``.
+
+    A name not registered in this process is looked for in the plug-ins exported to workflow
+    jobs (:func:`taskgrouping.plugins.load_exported_plugins`) before giving up.
+
+    Raises
+    ------
+    ValueError
+        When no method of that name is registered; the message lists the registered ones.
+    """
+    method = _lookup(name)
+    if method is None:
+        raise ValueError(f"unknown method {name!r}; registered: {registered_methods()}")
+    return method
+
+
+def _lookup(name: str) -> Method | None:
+    """The method called ``name``, loading the exported plug-ins on a miss (a job's case)."""
+    if name not in _REGISTRY:
+        from taskgrouping.plugins import load_exported_plugins
+
+        load_exported_plugins()
+    return _REGISTRY.get(name)
+
+
+def registered_methods() -> list[str]:
+    """Names of the registered methods in figure order (:func:`method_order_key`): ``stl``,
+    ``mtl``, ``random``, ``exhaustive``, ``ours``, ``tag``, then the plug-ins'."""
+    return sorted(_REGISTRY, key=method_order_key)
+
+
+def reference_methods() -> list[str]:
+    """Registered methods drawn as horizontal reference lines in the budget curve."""
+    return [name for name in registered_methods() if _REGISTRY[name].reference]
+
+
+def method_order_key(name: str) -> tuple[int, str]:
+    """Sort key of a method in figures and tables: ranked methods first, then alphabetically.
+
+    Like :func:`has_style` and :func:`method_style`, it sees the plug-in methods exported to
+    workflow jobs, so that a figure job orders and colours them as their classes say.
+
+    ``(rank, "")`` for a registered method with a rank (``stl`` 0, ``mtl`` 1, ``random`` 2,
+    ``exhaustive`` 3, ``ours`` 4, ``tag`` 5), ``(6, name)`` for any other name.
+    """
+    method = _lookup(name)
+    if method is not None and method.order is not None:
+        return (method.order, "")
+    return (_UNRANKED, name)
+
+
+def has_style(name: str) -> bool:
+    """Whether ``name`` is a registered method with a colour of its own."""
+    method = _lookup(name)
+    return method is not None and method.color is not None
+
+
+def method_style(name: str, extra_methods: Sequence[str] = ()) -> tuple[str, str]:
+    """Colour and marker of a method's budget curve.
+
+    Parameters
+    ----------
+    name
+        The method.
+    extra_methods
+        The methods of the figure without a colour of their own (:func:`has_style` False), in
+        figure order: the ``k``-th takes the ``k``-th spare colour and marker (cyclically).
+
+    Returns
+    -------
+    tuple[str, str]
+        A matplotlib colour and marker.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` has no colour of its own and is not in ``extra_methods``.
+    """
+    method = _lookup(name)
+    if method is not None and method.color is not None:
+        return method.color, method.marker
+    extra = list(extra_methods)
+    if name not in extra:
+        raise ValueError(
+            f"method {name!r} has no registered colour and is not among the extra methods {extra}"
+        )
+    i = extra.index(name)
+    return _SPARE_COLORS[i % len(_SPARE_COLORS)], _SPARE_MARKERS[i % len(_SPARE_MARKERS)]
