@@ -22,7 +22,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from taskgrouping import GainProbe
+from taskgrouping import GainProbe, select
 
 REGRESSION = ("price", "demand")
 CLASSIFICATION = ("segment", "churn")
@@ -114,15 +114,9 @@ def train(
 
 
 def group_tasks(gains: pd.DataFrame, networks: int = 2) -> list[list[str]]:
-    """The partition of the tasks into ``networks`` groups with the largest total gain."""
-    # --- grouping: the package's exact selection on the gain matrix ---------------------------
-    from taskgrouping.grouping import Budget, gain_candidates, select
-
-    cands = gain_candidates(gains.to_numpy(float), "mean")
-    chosen = select(cands, Budget(max_networks=networks), mode="partition")
-    # ------------------------------------------------------------------------------------------
-    names = list(gains.columns)
-    return [[names[i] for i in group] for group in chosen.groups]
+    """The partition of the tasks into at most ``networks`` groups with the largest total gain."""
+    result = select(gains, networks, mode="partition")
+    return [list(group) for group in result.groups]
 
 
 def main(seed: int = 0, dtype: torch.dtype = torch.float32) -> tuple[GainProbe, pd.DataFrame]:
