@@ -98,7 +98,9 @@ def lock_state(repo: Path | str, lock: str = LOCK_FILE) -> dict[str, Any]:
 def code_version(repo: Path | str) -> dict[str, Any]:
     """Git commit of ``repo`` and whether tracked files differ from it (``dirty``).
 
-    Outside a git checkout (an unpacked archive) both are None.
+    The committed figures under ``figures/`` do not count: the run itself rewrites them, so a run
+    whose numbers changed would otherwise always call its own code uncommitted. Outside a git
+    checkout (an unpacked archive) both are None.
     """
 
     def git(*args: str) -> str | None:
@@ -113,7 +115,7 @@ def code_version(repo: Path | str) -> dict[str, Any]:
     commit = git("rev-parse", "HEAD")
     if commit is None:
         return {"commit": None, "dirty": None}
-    changes = git("status", "--porcelain", "--untracked-files=no")
+    changes = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)figures")
     return {"commit": commit, "dirty": None if changes is None else bool(changes)}
 
 

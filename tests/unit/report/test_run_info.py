@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from taskgrouping.run_info import (
+    code_version,
     cpu_model,
     describe_run,
     lock_state,
@@ -85,3 +87,19 @@ def test_publish_run_info_refuses_two_files_of_one_name(tmp_path: Path) -> None:
         publish_run_info(
             tmp_path / "run_info.json", [tmp_path / "x/t.csv", tmp_path / "y/t.csv"], tmp_path / "o"
         )
+
+
+def test_code_version_ignores_the_runs_own_figures(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "totals.csv").write_text("1\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "c")
+    (tmp_path / "figures" / "totals.csv").write_text("2\n")
+    assert code_version(tmp_path)["dirty"] is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert code_version(tmp_path)["dirty"] is True
