@@ -19,6 +19,14 @@ from taskgrouping.baselines import (
     table_budget_curve,
     tag_select,
 )
+from taskgrouping.evaluation.mtgnet import read_mtgnet
+from taskgrouping.evaluation.tables import (
+    PerformanceTable,
+    read_hoa,
+    score_selection,
+    table_candidates,
+    test_total,
+)
 from taskgrouping.grouping import (
     Budget,
     Candidates,
@@ -26,14 +34,6 @@ from taskgrouping.grouping import (
     brute_force_select,
     gain_candidates,
     select,
-)
-from taskgrouping.tables import (
-    PerformanceTable,
-    read_hoa,
-    read_mtgnet,
-    score_selection,
-    table_candidates,
-    test_total,
 )
 from tests.test_tables import shared_data
 

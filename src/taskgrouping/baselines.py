@@ -10,7 +10,8 @@
 * The oracle: exact selection on the measured validation table (:func:`exhaustive_select`).
 
 Every method only *chooses* networks; all are scored alike, every task served by the chosen
-network that is best for it on measured validation values (:func:`taskgrouping.tables.test_total`).
+network that is best for it on measured validation values
+(:func:`taskgrouping.evaluation.tables.test_total`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from taskgrouping.evaluation.mtgnet import SubsetGains, read_mtgnet
+from taskgrouping.evaluation.tables import (
+    PerformanceTable,
+    check_same_networks,
+    score_selection,
+    table_candidates,
+    test_total,
+)
 from taskgrouping.grouping import (
     MODES,
     Budget,
@@ -30,15 +39,6 @@ from taskgrouping.grouping import (
     Selection,
     gain_candidates,
     select,
-)
-from taskgrouping.tables import (
-    PerformanceTable,
-    SubsetGains,
-    check_same_networks,
-    read_mtgnet,
-    score_selection,
-    table_candidates,
-    test_total,
 )
 
 TABLE_METHODS = ("exhaustive", "hoa")
@@ -58,7 +58,7 @@ def hoa_estimate(source: PerformanceTable | Candidates | np.ndarray) -> Candidat
     Parameters
     ----------
     source
-        A measured :class:`~taskgrouping.tables.PerformanceTable` or
+        A measured :class:`~taskgrouping.evaluation.tables.PerformanceTable` or
         :class:`~taskgrouping.grouping.Candidates` (every pair among the members of a larger
         network must be measured exactly once); or a square matrix ``P`` with ``P[i, j]`` the
         value of task ``j`` in the pair network ``{i, j}`` and ``P[j, j]`` its value alone.
@@ -123,8 +123,8 @@ def hoa_select(
     """HOA's choice: the exact optimum on :func:`hoa_estimate` of the (validation) table.
 
     The selection's ``objective`` is the *estimated* total loss; score the chosen rows on the
-    measured tables with :func:`~taskgrouping.tables.score_selection` and
-    :func:`~taskgrouping.tables.test_total`.
+    measured tables with :func:`~taskgrouping.evaluation.tables.score_selection` and
+    :func:`~taskgrouping.evaluation.tables.test_total`.
     """
     return select(hoa_estimate(table), budget, mode=mode, maximize=False, time_limit_s=time_limit_s)
 
@@ -354,7 +354,7 @@ def mtgnet_budget_curve(
     ----------
     data_dir
         Folder with MTG-Net's ``collected_gain`` files (see
-        :func:`~taskgrouping.tables.read_mtgnet`).
+        :func:`~taskgrouping.evaluation.mtgnet.read_mtgnet`).
     budgets
         Maximum numbers of networks.
     draws

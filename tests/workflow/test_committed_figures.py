@@ -7,7 +7,7 @@ import json
 import re
 from pathlib import Path
 
-from taskgrouping.run_info import lock_pins, sha256_of
+from taskgrouping.report.run_info import lock_pins, sha256_of
 
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES = ROOT / "figures" / "synthetic"

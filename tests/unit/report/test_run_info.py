@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from taskgrouping.run_info import (
+from taskgrouping.report.run_info import (
     code_version,
     cpu_model,
     describe_run,
