@@ -35,7 +35,7 @@ from taskgrouping.grouping import (
     gain_candidates,
     select,
 )
-from tests.test_tables import shared_data
+from tests.unit.evaluation.test_tables import shared_data
 
 BUDGETS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
 # Total test loss of the "optimal network choice" and of HOA at the budgets above, from the
