@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from taskgrouping.cli import main
-from tests.test_tables import shared_data
+from tests.unit.evaluation.test_tables import shared_data
 
 
 def _gains(path: Path) -> None:

@@ -9,9 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from taskgrouping.config import ConfigError, config_reference_markdown, load_config
+from taskgrouping.evaluation.tables import (
+    PerformanceTable,
+    check_same_networks,
+    read_hoa,
+    read_table_csv,
+    score_selection,
+    test_total,
+)
 from taskgrouping.grouping import (
     AGGREGATES,
     MODES,
@@ -22,16 +29,8 @@ from taskgrouping.grouping import (
     paper_objective_values,
     select,
 )
-from taskgrouping.io import atomic_write_json
+from taskgrouping.io import atomic_write_json, read_gain_matrix
 from taskgrouping.methods import exhaustive_select, hoa_select
-from taskgrouping.tables import (
-    PerformanceTable,
-    check_same_networks,
-    read_hoa,
-    read_table_csv,
-    score_selection,
-    test_total,
-)
 
 TABLE_FORMATS = {"hoa": read_hoa, "csv": read_table_csv}
 # "ours" on a measured table is the paper's exact selection, which is the measured optimum.
@@ -67,13 +66,8 @@ def _select(args: argparse.Namespace) -> int:
 def _select_gains(args: argparse.Namespace) -> dict[str, Any]:
     if not args.gains.is_file():
         raise FileNotFoundError(f"{args.gains}: no such gain matrix file")
-    frame = pd.read_csv(args.gains, index_col=0)
-    tasks = [str(t) for t in frame.columns]
-    if [str(t) for t in frame.index] != tasks:
-        raise ValueError(
-            f"{args.gains}: the first column must list the same tasks as the header row, "
-            f"got rows {list(frame.index)} and columns {tasks}"
-        )
+    frame = read_gain_matrix(args.gains)
+    tasks = list(frame.columns)
     n_tasks = len(tasks)
     # Networks beyond one per task serve nothing: a larger budget is a mistake to report.
     if not float(args.budget).is_integer() or not 1 <= args.budget <= n_tasks:

@@ -82,15 +82,31 @@ def open_npz(path: Path | str) -> Iterator[Any]:
         ) from None
 
 
-def read_gain_matrix(path: Path | str, tasks: Sequence[str]) -> pd.DataFrame:
-    """A gain matrix CSV (rows: source tasks, columns: target tasks), checked against ``tasks``.
+def read_gain_matrix(path: Path | str, tasks: Sequence[str] | None = None) -> pd.DataFrame:
+    """A gain matrix CSV (rows: source tasks, columns: target tasks) as floats.
 
-    Every entry must be a finite number; errors name the file and the offending cell.
+    Parameters
+    ----------
+    path
+        CSV whose header row and first column hold the task names.
+    tasks
+        The tasks the rows and the columns must list, in this order. ``None`` takes the header
+        row's tasks; the first column must then list the same tasks, in any order, and the rows
+        are put in the columns' order (so that the diagonal is each task with itself).
+
+    Raises
+    ------
+    ValueError
+        Naming the file, when it is not a readable CSV, does not list the tasks, or has an entry
+        that is not a finite number (naming the entry).
     """
     try:
         frame = pd.read_csv(path, index_col=0)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"gain matrix {path} is not a readable CSV file: {err}") from None
+    if tasks is None:
+        frame = _rows_in_column_order(frame, path)
+        tasks = list(frame.columns)
     tasks = list(tasks)
     if list(frame.index) != tasks or list(frame.columns) != tasks:
         raise ValueError(
@@ -108,3 +124,23 @@ def read_gain_matrix(path: Path | str, tasks: Sequence[str]) -> pd.DataFrame:
             "finite number"
         )
     return values.astype(float)
+
+
+def _rows_in_column_order(frame: pd.DataFrame, path: Path | str) -> pd.DataFrame:
+    """``frame`` with string task names and its rows in the order of its columns."""
+    frame.index = frame.index.astype(str)
+    frame.columns = frame.columns.astype(str)
+    rows, cols = list(frame.index), list(frame.columns)
+    if not rows or not cols:
+        raise ValueError(f"gain matrix {path} has no rows or columns")
+    if len(set(rows)) != len(rows) or len(set(cols)) != len(cols):
+        raise ValueError(
+            f"gain matrix {path} has duplicate task names in rows {rows} or columns {cols}"
+        )
+    if set(rows) != set(cols):
+        raise ValueError(
+            f"gain matrix {path} does not list the same tasks as rows and columns; "
+            f"rows only: {sorted(set(rows) - set(cols))}, "
+            f"columns only: {sorted(set(cols) - set(rows))}"
+        )
+    return frame.loc[cols]

@@ -1,4 +1,4 @@
-from taskgrouping.bench_probe import DEFAULT_GRID as BENCH_PROBE_GRID
+from taskgrouping.harness.bench_probe import DEFAULT_GRID as BENCH_PROBE_GRID
 
 
 rule bench_grouping:

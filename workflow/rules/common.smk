@@ -153,7 +153,7 @@ def chosen_networks(bench):
     """(group key, training seed) of every network some selection is scored with, sorted
     (reads checkpoint outputs). The single-task networks are always included: delta_m needs them.
     """
-    from taskgrouping.evaluate import selection_draws
+    from taskgrouping.evaluation import selection_draws
     from taskgrouping.io import read_json
 
     tasks = tasks_of(bench)

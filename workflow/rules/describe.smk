@@ -24,3 +24,19 @@ rule describe_run:
         snakemake_version=SNAKEMAKE_VERSION,
     script:
         "../scripts/describe_run.py"
+
+
+# Not part of the default run: committed figures keep the description of the run that made them
+# (commit, time, host) until this is asked for, e.g. `snakemake figures/synthetic/run_info.json`.
+rule publish_run_info:
+    input:
+        info="results/run_info.json",
+        figures=lambda wc: expand(list(rules.render_figures.output), bench=wc.bench),
+    output:
+        "figures/{bench}/run_info.json",
+    log:
+        "logs/publish_run_info/{bench}.log",
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/publish_run_info.py"

@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import bench_grouping, logged
+from taskgrouping.harness.stages import bench_grouping
+from taskgrouping.pipeline import logged
 
 with logged(snakemake.log[0]):
     bench_grouping(snakemake.params.grid, snakemake.output.csv, snakemake.output.figure)

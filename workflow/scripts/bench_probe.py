@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import bench_probe, logged
+from taskgrouping.harness.stages import bench_probe
+from taskgrouping.pipeline import logged
 
 with logged(snakemake.log[0]):
     bench_probe(

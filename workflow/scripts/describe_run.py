@@ -1,12 +1,12 @@
 from pathlib import Path
 
 from taskgrouping.pipeline import logged
-from taskgrouping.run_info import describe_run
+from taskgrouping.report.run_info import describe_run
 
 with logged(snakemake.log[0]):
     describe_run(
         snakemake.params.config,
-        Path(snakemake.scriptdir).parents[1],
+        Path(snakemake.scriptdir).resolve().parents[1],
         snakemake.output.json,
         snakemake.output.rst,
         scheduler={"snakemake": snakemake.params.snakemake_version},

@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import logged, table_curves
+from taskgrouping.harness.stages import table_curves
+from taskgrouping.pipeline import logged
 
 with logged(snakemake.log[0]):
     table_curves(

@@ -1,7 +1,8 @@
 """Budget curves of the reference methods on measured tables (HOA's and MTG-Net's protocols).
 
 Every method only *chooses* networks; all are scored alike, every task served by the chosen
-network that is best for it on measured validation values (:func:`taskgrouping.tables.test_total`).
+network that is best for it on measured validation values
+(:func:`taskgrouping.evaluation.tables.test_total`).
 """
 
 from __future__ import annotations
@@ -12,17 +13,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from taskgrouping.grouping import Budget, Candidates, random_select, select
-from taskgrouping.methods.exhaustive import exhaustive_select
-from taskgrouping.methods.hoa import hoa_select
-from taskgrouping.tables import (
+from taskgrouping.evaluation.mtgnet import SubsetGains, read_mtgnet
+from taskgrouping.evaluation.tables import (
     PerformanceTable,
-    SubsetGains,
     check_same_networks,
-    read_mtgnet,
     score_selection,
     test_total,
 )
+from taskgrouping.grouping import Budget, Candidates, random_select, select
+from taskgrouping.methods.exhaustive import exhaustive_select
+from taskgrouping.methods.hoa import hoa_select
 
 TABLE_METHODS = ("exhaustive", "hoa")
 CURVE_METHODS = ("optimal", "hoa", "tag_hoa", "random")
@@ -114,7 +114,7 @@ def mtgnet_budget_curve(
     ----------
     data_dir
         Folder with MTG-Net's ``collected_gain`` files (see
-        :func:`~taskgrouping.tables.read_mtgnet`).
+        :func:`~taskgrouping.evaluation.mtgnet.read_mtgnet`).
     budgets
         Maximum numbers of networks.
     draws

@@ -12,8 +12,8 @@ from taskgrouping.methods.base import Method, SelectionInputs, exact_selection
 from taskgrouping.methods.registry import register
 
 if TYPE_CHECKING:
+    from taskgrouping.evaluation.tables import PerformanceTable
     from taskgrouping.grouping import Budget, Selection
-    from taskgrouping.tables import PerformanceTable
 
 
 @register
@@ -53,8 +53,8 @@ def exhaustive_select(
     Standley et al. call this the "optimal network choice"; ``select``'s MILP is exact, so no
     enumeration is needed.
     """
+    from taskgrouping.evaluation.tables import table_candidates
     from taskgrouping.grouping import select
-    from taskgrouping.tables import table_candidates
 
     return select(
         table_candidates(table), budget, mode=mode, maximize=False, time_limit_s=time_limit_s

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from taskgrouping.evaluation.tables import PerformanceTable, table_candidates
 from taskgrouping.grouping import Budget, Candidates, Selection, gain_candidates, select
-from taskgrouping.tables import PerformanceTable, table_candidates
 
 
 def hoa_estimate(source: PerformanceTable | Candidates | np.ndarray) -> Candidates:
@@ -21,7 +21,7 @@ def hoa_estimate(source: PerformanceTable | Candidates | np.ndarray) -> Candidat
     Parameters
     ----------
     source
-        A measured :class:`~taskgrouping.tables.PerformanceTable` or
+        A measured :class:`~taskgrouping.evaluation.tables.PerformanceTable` or
         :class:`~taskgrouping.grouping.Candidates` (every pair among the members of a larger
         network must be measured exactly once); or a square matrix ``P`` with ``P[i, j]`` the
         value of task ``j`` in the pair network ``{i, j}`` and ``P[j, j]`` its value alone.
@@ -86,7 +86,7 @@ def hoa_select(
     """HOA's choice: the exact optimum on :func:`hoa_estimate` of the (validation) table.
 
     The selection's ``objective`` is the *estimated* total loss; score the chosen rows on the
-    measured tables with :func:`~taskgrouping.tables.score_selection` and
-    :func:`~taskgrouping.tables.test_total`.
+    measured tables with :func:`~taskgrouping.evaluation.tables.score_selection` and
+    :func:`~taskgrouping.evaluation.tables.test_total`.
     """
     return select(hoa_estimate(table), budget, mode=mode, maximize=False, time_limit_s=time_limit_s)

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from taskgrouping.evaluation.mtgnet import read_mtgnet
+from taskgrouping.evaluation.tables import score_selection, table_candidates
 from taskgrouping.grouping import (
     Budget,
     random_select,
@@ -15,12 +17,7 @@ from taskgrouping.methods import (
     mtgnet_budget_curve,
     table_budget_curve,
 )
-from taskgrouping.tables import (
-    read_mtgnet,
-    score_selection,
-    table_candidates,
-)
-from tests.test_tables import shared_data
+from tests.unit.evaluation.test_tables import shared_data
 from tests.unit.methods.test_hoa import BUDGETS, _tables
 
 

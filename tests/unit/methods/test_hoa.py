@@ -9,6 +9,13 @@ import time
 import numpy as np
 import pytest
 
+from taskgrouping.evaluation.mtgnet import read_mtgnet
+from taskgrouping.evaluation.tables import (
+    PerformanceTable,
+    read_hoa,
+    score_selection,
+    test_total,
+)
 from taskgrouping.grouping import (
     Budget,
     Candidates,
@@ -18,14 +25,7 @@ from taskgrouping.methods import (
     hoa_estimate,
     hoa_select,
 )
-from taskgrouping.tables import (
-    PerformanceTable,
-    read_hoa,
-    read_mtgnet,
-    score_selection,
-    test_total,
-)
-from tests.test_tables import shared_data
+from tests.unit.evaluation.test_tables import shared_data
 
 BUDGETS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
 # Total test loss of the "optimal network choice" and of HOA at the budgets above, from the

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from taskgrouping import plugins, render
+from taskgrouping import plugins
 from taskgrouping.config import ConfigError, validate_config
 from taskgrouping.methods import (
     Method,
@@ -30,6 +30,7 @@ from taskgrouping.methods import (
 )
 from taskgrouping.methods import registry as registry_module
 from taskgrouping.pipeline import select_groups
+from taskgrouping.report import _style as render
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILTINS = ["stl", "mtl", "random", "exhaustive", "ours", "tag"]
@@ -96,14 +97,38 @@ def test_budgets_of_the_builtins() -> None:
         assert get_method(name).budgets(5, configured) == configured
 
 
+# What the figures drew before the registry existed: its order, colours and markers must not
+# change the committed figures.
+ORDER = {"stl": 0, "mtl": 1, "random": 2, "exhaustive": 3, "ours": 4, "tag": 5}
+COLORS = {
+    "stl": "tab:gray",
+    "mtl": "tab:brown",
+    "random": "tab:blue",
+    "exhaustive": "tab:green",
+    "ours": "tab:red",
+    "tag": "tab:purple",
+}
+MARKERS = {"exhaustive": "s", "ours": "o", "random": ".", "tag": "^"}
+SPARE_COLORS = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:cyan")
+SPARE_MARKERS = ("^", "v", "D", "P", "X")
+
+
 @pytest.mark.parametrize("extra", [[], ["alpha", "zeta"], ["b", "a", "c", "d", "e", "f", "g"]])
 def test_order_and_style_reproduce_the_figures(extra: list[str]) -> None:
     names = [*BUILTINS, *extra]
-    assert [method_order_key(n) for n in names] == [render._method_sort_key(n) for n in names]
-    spare = [n for n in names if n not in render._METHOD_COLORS]
-    assert spare == [n for n in names if not has_style(n)]
+    assert [method_order_key(n) for n in names] == [
+        (ORDER[n], "") if n in ORDER else (6, n) for n in names
+    ]
+    spare = [n for n in names if not has_style(n)]
+    assert spare == extra
     assert [method_style(n, spare) for n in names] == [
-        render._method_style(n, spare) for n in names
+        (COLORS[n], MARKERS.get(n, "o"))
+        if n in COLORS
+        else (SPARE_COLORS[spare.index(n) % 5], SPARE_MARKERS[spare.index(n) % 5])
+        for n in names
+    ]
+    assert [render._method_style(n, spare) for n in names] == [
+        method_style(n, spare) for n in names
     ]
     with pytest.raises(ValueError, match="method 'nope' has no registered colour"):
         method_style("nope", spare)

@@ -9,23 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taskgrouping.grouping import subset_masks
-from taskgrouping.tables import (
+from taskgrouping.evaluation.tables import (
     TASKONOMY_TASKS,
     PerformanceTable,
     read_hoa,
-    read_mtgnet,
     read_table_csv,
     score_selection,
     table_candidates,
     test_total,
     write_table_csv,
 )
+from taskgrouping.grouping import subset_masks
 
 
 def shared_data(*parts: str) -> Path:
     """A path under the local data copies; the test skips when it is absent."""
-    default = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    default = Path(__file__).resolve().parents[3].parent / "shared" / "data"
     path = Path(os.environ.get("TASKGROUPING_SHARED_DATA", default)).joinpath(*parts)
     if not path.exists():
         pytest.skip(f"{path} is absent (set TASKGROUPING_SHARED_DATA)")
@@ -227,16 +226,3 @@ def test_test_total_serves_by_validation_and_sums_test() -> None:
     other = PerformanceTable(val.tasks, val.masks, val.losses, val.costs * 2)
     with pytest.raises(ValueError, match="network 0 differs between the tables"):
         test_total(val, other, [0, 3])
-
-
-def test_read_mtgnet_ettm1() -> None:
-    gains = read_mtgnet(shared_data("mtgnet"))
-    assert gains.tasks == ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
-    assert gains.masks.shape == (127, 7)
-    assert {tuple(m) for m in gains.masks.tolist()} == {tuple(m) for m in subset_masks(7).tolist()}
-    singles = gains.masks.sum(axis=1) == 1
-    # A task alone gains nothing over its own single-task network.
-    assert np.all(gains.val[singles][gains.masks[singles]] == 0)
-    for values in (gains.val, gains.test, *gains.estimates.values()):
-        assert np.isfinite(values[gains.masks]).all() and np.isnan(values[~gains.masks]).all()
-    assert set(gains.estimates) == {"hoa", "tag_hoa"}

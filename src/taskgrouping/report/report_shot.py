@@ -1,8 +1,8 @@
 """Render a Snakemake HTML report in headless Chromium: screenshots and checks that it is whole.
 
-``python -m taskgrouping.report_shot report.html figures/report.png`` writes a screenshot of the
-front page (and, with ``--category``, of a results category) and fails when the page fetched
-anything from the network, loaded a resource that failed, or raised a JavaScript error.
+``python -m taskgrouping.report.report_shot report.html figures/report.png`` writes a screenshot
+of the front page (and, with ``--category``, of a results category) and fails when the page
+fetched anything from the network, loaded a resource that failed, or raised a JavaScript error.
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def result_script(path: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m taskgrouping.report_shot",
+        prog="python -m taskgrouping.report.report_shot",
         description="Screenshot a Snakemake HTML report in headless Chromium and check that it "
         "loads whole from the file (no network requests, no failed resources, no script errors).",
     )

@@ -1,4 +1,4 @@
-"""Scoring a selection of group networks: each task is served by its best chosen network."""
+"""Totals of a selection of group networks: per-task summary, total loss and delta_m vs STL."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
+
+from taskgrouping.evaluation.serving import serve_tasks
 
 SUMMARY_COLUMNS = (
     "benchmark",
@@ -31,46 +33,6 @@ TOTALS_COLUMNS = (
     "delta_m_pct",
     "is_planted",
 )
-
-
-def serve_tasks(
-    groups: Sequence[Sequence[str]],
-    metrics: Mapping[str, Mapping[str, Any]],
-    tasks: Sequence[str],
-    order: Sequence[str],
-) -> list[tuple[str, str, float, float]]:
-    """For every task, the chosen network that serves it best on validation.
-
-    Parameters
-    ----------
-    groups
-        The chosen networks, each a list of task names.
-    metrics
-        Trained-network results keyed by group key (``"t0+t2"``), each with ``val`` and ``test``
-        mappings from task name to metric (lower is better).
-    tasks
-        Tasks to score.
-    order
-        The benchmark's task order (defines group keys).
-
-    Returns
-    -------
-    One ``(task, group_key, val, test)`` per task. Ties on validation go to the first group listed.
-    """
-    keys = ["+".join(sorted(g, key=list(order).index)) for g in groups]
-    rows = []
-    for task in tasks:
-        serving = [k for k, g in zip(keys, groups, strict=True) if task in g]
-        if not serving:
-            raise ValueError(f"task {task!r} is in none of the chosen groups {keys}")
-        for k in serving:
-            if k not in metrics:
-                raise ValueError(f"no trained network for group {k!r}")
-        best = min(serving, key=lambda k: metrics[k]["val"][task])
-        rows.append(
-            (task, best, float(metrics[best]["val"][task]), float(metrics[best]["test"][task]))
-        )
-    return rows
 
 
 def selection_draws(selection: Mapping[str, Any]) -> list[list[list[str]]]:

@@ -8,7 +8,7 @@ once more, resuming from that checkpoint. It prints the wall time of the uninter
 resumed remainder and their ratio (process start-up included: it is part of a job's cost), and
 checks that all jobs wrote byte-identical metrics.
 
-Run: ``python -m taskgrouping.bench_resume --out-dir /tmp/bench_resume``.
+Run: ``python -m taskgrouping.harness.bench_resume --out-dir /tmp/bench_resume``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def _job(spec: Path, out_json: Path, log: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "taskgrouping.bench_resume",
+        "taskgrouping.harness.bench_resume",
         "--job",
         str(spec),
         str(out_json),
@@ -163,7 +163,7 @@ def measure(
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run :func:`measure` and print its numbers (or run one job, internally)."""
     parser = argparse.ArgumentParser(
-        prog="python -m taskgrouping.bench_resume", description=__doc__.split("\n\n")[0]
+        prog="python -m taskgrouping.harness.bench_resume", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--out-dir", type=Path, help="folder for data, metrics and logs")
     parser.add_argument("--n-train", type=int, default=4096, help="training samples")

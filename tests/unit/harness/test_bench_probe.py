@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from taskgrouping.bench_probe import (
+from taskgrouping.harness.bench_probe import (
     COLLECTION_COLUMNS,
     DEFAULT_GRID,
     TIMING_COLUMNS,
@@ -23,11 +23,11 @@ from taskgrouping.bench_probe import (
     time_probing,
     timing_problem,
 )
-from taskgrouping.pipeline import bench_probe
+from taskgrouping.harness.stages import bench_probe
 from taskgrouping.probing import window_probe_step
-from taskgrouping.render import plot_bench_probe
+from taskgrouping.report import plot_bench_probe
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 TINY = {
     "models": ["cnn", "synthetic"],
@@ -196,7 +196,7 @@ def test_rule_is_in_the_workflow(tmp_path: Path) -> None:
 def test_ett_collection_is_skipped_without_data(tmp_path: Path) -> None:
     import yaml
 
-    from taskgrouping.bench_probe import DEFAULT_GRID, compare_collection
+    from taskgrouping.harness.bench_probe import DEFAULT_GRID, compare_collection
 
     preset = yaml.safe_load((ROOT / "workflow/presets/ett-cpu.yaml").read_text())
     preset["ett"].update(download=False, data_dir=str(tmp_path))

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from taskgrouping.evaluate import evaluate_selections, serve_tasks
+from taskgrouping.evaluation import evaluate_selections, serve_tasks
 
 TASKS = ["a", "b", "c"]
 
@@ -103,7 +103,7 @@ def test_missing_network_and_uncovered_task_are_named() -> None:
 
 
 def test_delta_m_is_undefined_when_a_single_task_network_is_perfect() -> None:
-    from taskgrouping.evaluate import delta_m_pct
+    from taskgrouping.evaluation import delta_m_pct
 
     assert delta_m_pct({"a": 0.5, "b": 2.0}, {"a": 0.25, "b": 2.0}) == pytest.approx(25.0)
     assert math.isnan(delta_m_pct({"a": 0.0, "b": 2.0}, {"a": 0.0, "b": 1.0}))

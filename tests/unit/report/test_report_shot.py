@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.image as mpimg
 import pytest
 
-from taskgrouping.report_shot import (
+from taskgrouping.report.report_shot import (
     category_script,
     find_chromium,
     remote_references,

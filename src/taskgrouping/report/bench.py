@@ -1,0 +1,155 @@
+"""Figures of the performance harnesses: solver timings and probing cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from taskgrouping.io import atomic_savefig
+from taskgrouping.report._style import (
+    _save,
+)
+
+
+def plot_bench_grouping(bench_csv: Path, out_png: Path) -> None:
+    """Build + solve time of the exact grouping versus the number of tasks, per mode and cap.
+
+    Each point is the slowest budget of that (n, cap, mode); infeasible budgets are left out.
+    """
+    bench_csv = Path(bench_csv)
+    df = pd.read_csv(bench_csv)
+    missing = [
+        c for c in ("n_tasks", "cap", "mode", "status", "build_s", "solve_s") if c not in df.columns
+    ]
+    if missing:
+        raise ValueError(f"{bench_csv}: missing column(s) {missing}")
+    df = df[df["status"] != "infeasible"].copy()
+    df["total_s"] = df["build_s"] + df["solve_s"]
+    df["cap"] = df["cap"].map(lambda c: "none" if pd.isna(c) else str(int(c)))
+    worst = df.groupby(["mode", "cap", "n_tasks"])["total_s"].max().reset_index()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for (mode, cap), part in worst.groupby(["mode", "cap"]):
+        ax.plot(part["n_tasks"], part["total_s"], marker="o", label=f"{mode}, cap {cap}")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of tasks n")
+    ax.set_ylabel("build + solve time, slowest budget (s)")
+    ax.set_title(
+        "Exact grouping on random gain matrices\n"
+        "(subset DP up to n = 16 without cost limits, else cvxpy + HiGHS)"
+    )
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    atomic_savefig(fig, out_png, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
+    """Cost of one probing step versus the number of tasks, and lazy, sampled collection.
+
+    Reads the CSV of :func:`taskgrouping.harness.bench_probe.run_bench`. One log-scale panel per
+    timed model (seconds per step of every method against ``n``), then a panel of the probing
+    overhead of each collection setting (one dot per seed, a bar at the median, log scale),
+    annotated with
+    its median rank correlation with full collection, how many seeds chose the same partitions
+    (at the planted k, at all budgets B), for lazy exact settings the mean share of draws that did,
+    and for full collection at how many seeds its even and odd halves agree with it.
+    """
+    bench_csv = Path(bench_csv)
+    df = pd.read_csv(bench_csv)
+    methods = {
+        "mtl_step_s": ("training step", "tab:gray", "s"),
+        "exact_sequential_s": ("exact, sequential engine", "tab:blue", "^"),
+        "exact_fast_s": ("exact, fast engine", "tab:red", "o"),
+        "exact_batched_s": ("exact, batched (vmap) engine", "tab:orange", "v"),
+        "floor_s": ("floor (n backward + C forward)", "black", "x"),
+        "first_order_s": ("first-order estimate", "tab:green", "D"),
+    }
+    needed = ["part", "model", "n_tasks", "threads", "batch_size", "seed", "setting", "epochs"]
+    needed += ["overhead_fraction", "rank_corr_with_full", "same_groups_at_planted"]
+    needed += ["same_groups_all_budgets", *methods]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"{bench_csv}: missing column(s) {missing}")
+    timing = df[df["part"] == "timing"]
+    collection = df[df["part"] == "collection"]
+    models = sorted(timing["model"].unique())
+    n_coll = max(1, collection["model"].nunique())
+    fig, axes = plt.subplots(
+        1,
+        len(models) + n_coll,
+        figsize=(4.8 * len(models) + 6.0 * n_coll, 4.8),
+        width_ratios=[4.8] * len(models) + [6.0] * n_coll,
+        squeeze=False,
+        layout="constrained",
+    )
+    for ax, model in zip(axes[0], models, strict=False):
+        part = timing[timing["model"] == model].sort_values("n_tasks")
+        for col, (label, color, marker) in methods.items():
+            ax.plot(part["n_tasks"], part[col], marker=marker, color=color, label=label)
+        ax.set_yscale("log")
+        ax.set_xticks(part["n_tasks"])
+        ax.set_xlabel("number of tasks n (C = n(n+1)/2 combinations)")
+        ax.set_ylabel("seconds per step (median)")
+        threads = ", ".join(str(int(t)) for t in sorted(part["threads"].unique()))
+        ax.set_title(f"{model}: batch {int(part['batch_size'].iloc[0])}, {threads} thread(s)")
+        ax.grid(alpha=0.3, which="both")
+    axes[0][0].legend(fontsize="small")
+    coll_models = list(dict.fromkeys(collection["model"])) or [None]
+    for panel, coll_model in enumerate(coll_models):
+        ax = axes[0][len(models) + panel]
+        part = collection[collection["model"] == coll_model]
+        if part.empty:
+            ax.set_axis_off()
+            continue
+        settings = list(dict.fromkeys(part["setting"]))
+        colors = sns.color_palette("tab10", len(settings))
+        for k, setting in enumerate(settings):
+            rows = part[part["setting"] == setting]
+            pct = 100 * rows["overhead_fraction"].to_numpy(float)
+            offsets = np.linspace(-0.15, 0.15, len(pct)) if len(pct) > 1 else np.zeros(1)
+            ax.scatter(k + offsets, pct, color=colors[k], s=18, zorder=3)
+            median = float(np.median(pct))
+            ax.hlines(median, k - 0.3, k + 0.3, color=colors[k], linewidth=2)
+            text = f"{median:.3g}%"
+            if setting != "full":
+                planted = rows["same_groups_at_planted"].astype(str).str.lower()
+                same = planted == "true"
+                same_all = rows["same_groups_all_budgets"].astype(str).str.lower() == "true"
+                text += f"\nrank {rows['rank_corr_with_full'].median():.2f}\nsame groups:"
+                if planted.isin(["true", "false"]).any():
+                    text += f"\n{int(same.sum())}/{len(rows)} at k"
+                text += f"\n{int(same_all.sum())}/{len(rows)} all B"
+                rate = rows.get("same_groups_all_budgets_rate")
+                if rate is not None and rate.notna().any():
+                    text += f"\ndraws: {100 * rate.mean():.0f}%"
+            else:
+                halves = rows.get("split_half_same_groups")
+                if halves is not None and halves.notna().any():
+                    agree = halves.astype(str).str.lower() == "true"
+                    text += f"\nhalves agree:\n{int(agree.sum())}/{len(rows)}"
+            ax.annotate(
+                text,
+                (k, pct.max()),
+                xytext=(0, 6),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize="x-small",
+            )
+        ax.axhline(10, color="black", linestyle="--", linewidth=1, label="10% overhead")
+        ax.set_yscale("log")
+        ax.set_ylim(1, 1e5)
+        ax.set_xlim(-0.6, len(settings) - 0.4)
+        ax.set_xticks(range(len(settings)), [s.replace("_", "\n") for s in settings])
+        ax.set_ylabel("probing time / training time (%)")
+        ax.set_title(
+            f"{coll_model}, n = {int(part['n_tasks'].iloc[0])}, "
+            f"{int(part['epochs'].iloc[0])} epochs: {part['seed'].nunique()} seed(s)"
+        )
+        ax.grid(alpha=0.3, axis="y", which="both")
+        ax.legend(fontsize="small", loc="upper right")
+    _save(fig, Path(out_png))

@@ -1,0 +1,173 @@
+"""Budget curves: total test loss of every method against the number of networks, for the
+pipeline's totals and for the budget-curve tables of measured tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
+
+from taskgrouping.io import atomic_savefig
+from taskgrouping.methods.registry import has_style, reference_methods
+from taskgrouping.report._style import (
+    _method_style,
+    _ordered_methods,
+    _read_totals,
+    _save,
+)
+
+
+def _runs_label(rows: pd.DataFrame) -> str:
+    """What several rows of one method and budget are: ``"5 draws"``, ``"3 seeds"`` or both."""
+    parts = []
+    n_draws, n_seeds = int(rows["draw"].nunique()), int(rows["seed"].nunique())
+    if n_draws > 1:
+        parts.append(f"{n_draws} draws")
+    if n_seeds > 1:
+        parts.append(f"{n_seeds} seeds")
+    return " x ".join(parts) or "1 run"
+
+
+def _plot_benchmark_curve(ax: plt.Axes, df: pd.DataFrame, extra_methods: list[str]) -> None:
+    """Draw every method of one benchmark onto ``ax`` (see :func:`plot_budget_curve`)."""
+    for method in _ordered_methods(df["method"]):
+        rows = df[df["method"] == method]
+        color, marker = _method_style(method, extra_methods)
+        if method in reference_methods():
+            if rows["budget"].nunique() != 1 or rows["draw"].nunique() != 1:
+                budgets = sorted(map(int, rows["budget"].unique()))
+                draws = sorted(map(int, rows["draw"].unique()))
+                raise ValueError(
+                    f"reference method {method!r} must have one budget and one draw per "
+                    f"benchmark, found budgets {budgets} and draws {draws} for benchmark "
+                    f"{rows['benchmark'].iloc[0]!r}"
+                )
+            budget = int(rows["budget"].iloc[0])
+            value = float(rows["total_test"].mean())
+            n_seeds = len(rows)
+            ax.axhline(
+                value,
+                color=color,
+                linestyle="--",
+                linewidth=1.2,
+                label=f"{method} reference (B={budget})"
+                + (f", mean over {n_seeds} seeds" if n_seeds > 1 else ""),
+            )
+            ax.plot([budget], [value], marker="D", color=color, linestyle="none")
+            continue
+        stats = (
+            rows.groupby("budget")["total_test"].agg(["mean", "min", "max", "count"]).sort_index()
+        )
+        n_runs = int(stats["count"].max())
+        if n_runs > 1:
+            what = _runs_label(rows)
+            ax.fill_between(
+                stats.index,
+                stats["min"],
+                stats["max"],
+                color=color,
+                alpha=0.2,
+                linewidth=0,
+                label=f"{method}: min–max over {what}",
+            )
+            label = f"{method}: mean over {what}"
+        else:
+            label = method
+        ax.plot(
+            stats.index,
+            stats["mean"],
+            color=color,
+            marker=marker,
+            linewidth=1.8,
+            markersize=6,
+            label=label,
+        )
+
+
+def plot_budget_curve(totals_csv: Path, out_png: Path) -> None:
+    """Plot total test loss against the budget (number of networks) for every method.
+
+    Methods with one run per budget (e.g. ``exhaustive``, ``ours``) are lines with markers;
+    methods with several draws per budget (``random``) are a mean line with a shaded min–max band
+    over draws; ``stl`` and ``mtl`` are horizontal dashed reference lines (with a marker at their
+    own budget). One panel per benchmark; the legend sits outside the axes.
+
+    Parameters
+    ----------
+    totals_csv
+        ``totals.csv`` (see :func:`write_totals_tables`).
+    out_png
+        Output PNG path; parent directories are created.
+
+    Raises
+    ------
+    ValueError
+        If ``totals_csv`` is malformed (see :func:`write_totals_tables`) or ``stl``/``mtl`` has
+        more than one row for a benchmark.
+    """
+    totals_csv = Path(totals_csv)
+    df = _read_totals(totals_csv)
+    benchmarks = sorted(df["benchmark"].unique())
+    extra_methods = [m for m in _ordered_methods(df["method"]) if not has_style(m)]
+    fig, axes = plt.subplots(
+        1, len(benchmarks), figsize=(6.5 * len(benchmarks), 4.5), squeeze=False
+    )
+    handles: dict[str, object] = {}
+    for ax, benchmark in zip(axes[0], benchmarks, strict=True):
+        try:
+            _plot_benchmark_curve(ax, df[df["benchmark"] == benchmark], extra_methods)
+        except ValueError as err:
+            raise ValueError(f"{totals_csv}: {err}") from err
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("budget B (number of networks trained)")
+        ax.set_ylabel("total test loss (sum over tasks; lower is better)")
+        ax.set_title(f"Total test loss vs budget: {benchmark}")
+        ax.grid(True, alpha=0.3)
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    axes[0, -1].legend(
+        list(handles.values()),
+        list(handles.keys()),
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        title="method",
+    )
+    fig.tight_layout()
+    _save(fig, out_png)
+
+
+def plot_method_curves(
+    curve_csv: Path, out_png: Path, *, title: str, ylabel: str, value: str = "test_total"
+) -> None:
+    """``value`` versus budget for every method of a budget-curve table.
+
+    The table has columns ``method``, ``budget``, ``value`` and optionally ``draw``: a method
+    with several draws per budget (random selection) is drawn as its mean with a min-max band.
+    """
+    curve_csv = Path(curve_csv)
+    df = pd.read_csv(curve_csv)
+    missing = [c for c in ("method", "budget", value) if c not in df.columns]
+    if missing:
+        raise ValueError(f"{curve_csv}: missing column(s) {missing}")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    methods = sorted(df["method"].unique(), key=lambda m: (m == "random", m))
+    for method in methods:
+        rows = df[df["method"] == method].groupby("budget")[value]
+        stats = rows.agg(["mean", "min", "max", "count"]).sort_index()
+        draws = int(stats["count"].max())
+        label = f"{method}: mean, min-max band over {draws} draws" if draws > 1 else method
+        (line,) = ax.plot(stats.index, stats["mean"], marker="o", label=label)
+        if draws > 1:
+            ax.fill_between(
+                stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.2
+            )
+    ax.set_xlabel("budget")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    atomic_savefig(fig, out_png, dpi=150, bbox_inches="tight")
+    plt.close(fig)

@@ -1,0 +1,149 @@
+"""Figures of the transfer gains: the gain matrix as a heatmap, and every entry over training."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from taskgrouping.io import read_gain_matrix
+from taskgrouping.report._style import (
+    _save,
+)
+
+
+def plot_gains_over_time(
+    steps_csv: Path,
+    seeds_csv: Path,
+    tasks: Sequence[str],
+    out_png: Path,
+    *,
+    title: str | None = None,
+) -> None:
+    """Every target task's gains over training: one panel per target, one line per source.
+
+    Each line is the running mean, over the probing steps up to a training step (all seeds
+    pooled), of the gain of source ``i`` on the panel's target ``j``; its last value is the matrix
+    entry. A shaded band is the running mean +- one standard error. The title gives the seeds'
+    mean Spearman agreement.
+
+    Raises
+    ------
+    ValueError
+        If the step table lacks the columns ``step, source, target, gain`` or is empty.
+    """
+    steps = pd.read_csv(steps_csv)
+    missing = {"step", "source", "target", "gain"} - set(steps.columns)
+    if missing or steps.empty:
+        raise ValueError(
+            f"{steps_csv}: step-gain table is empty or lacks columns {sorted(missing)}"
+        )
+    tasks = list(tasks)
+    n = len(tasks)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    palette = sns.color_palette("tab20" if n > 10 else "tab10", n)
+    for k, target in enumerate(tasks):
+        ax = axes[k // cols][k % cols]
+        for i, source in enumerate(tasks):
+            if source == target:
+                continue
+            pair = steps[(steps["source"] == source) & (steps["target"] == target)]
+            pair = pair.sort_values(["step", *(["seed"] if "seed" in pair else [])])
+            if pair.empty:
+                continue
+            k = np.arange(1, len(pair) + 1)
+            g = pair["gain"].to_numpy(float)
+            mean = np.cumsum(g) / k
+            sq = np.cumsum(g * g) / k
+            sd = np.sqrt(np.maximum(sq - mean * mean, 0.0) * k / np.maximum(k - 1, 1))
+            se = sd / np.sqrt(k)
+            x = pair["step"].to_numpy()
+            ax.plot(x, mean, color=palette[i], lw=1.2, label=source)
+            ax.fill_between(x, mean - se, mean + se, color=palette[i], alpha=0.15, lw=0)
+        ax.axhline(0.0, color="0.4", lw=0.6)
+        ax.set_title(f"target {target}", fontsize=9)
+        ax.set_xlabel("training step of the base run", fontsize=8)
+        ax.set_ylabel("running mean gain", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].axis("off")
+    handles = [plt.Line2D([], [], color=palette[i], lw=1.5, label=t) for i, t in enumerate(tasks)]
+    fig.legend(handles=handles, title="source i", loc="center right", fontsize=8)
+    agreement = ""
+    seeds = pd.read_csv(seeds_csv)
+    if not seeds.empty:
+        agreement = (
+            f"; seeds' mean Spearman agreement {seeds['spearman'].mean():.2f} "
+            f"({len(seeds)} pairs of runs)"
+        )
+    fig.suptitle((title or "Transfer gains over training") + agreement, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 0.9, 0.96))
+    _save(fig, out_png)
+
+
+def plot_gain_heatmap(gains_csv: Path, out_png: Path, *, title: str | None = None) -> None:
+    """Plot the pairwise transfer-gain matrix as an annotated diverging heatmap.
+
+    Cell (i, j) is the gain of target task j from being trained together with source task i
+    (positive = co-training lowers task j's loss). The colour map is diverging and centred at 0
+    with symmetric limits; the undefined diagonal is masked (drawn grey).
+
+    Parameters
+    ----------
+    gains_csv
+        Square CSV whose header row and first column hold the task names (same set of tasks).
+    out_png
+        Output PNG path; parent directories are created.
+    title
+        Figure title; defaults to a title naming the input file's parent directory.
+
+    Raises
+    ------
+    ValueError
+        If the matrix is empty, not square over the same task names, has duplicate task names, or
+        an entry that is not a finite number (see :func:`taskgrouping.io.read_gain_matrix`).
+    """
+    gains_csv = Path(gains_csv)
+    gains = read_gain_matrix(gains_csv)
+    n = len(gains)
+    mask = np.eye(n, dtype=bool)
+    off_diagonal = gains.to_numpy()[~mask]
+    finite = off_diagonal[np.isfinite(off_diagonal)]
+    vmax = float(np.abs(finite).max()) if finite.size else 0.0
+    if vmax == 0.0:
+        vmax = 1.0  # all gains zero: any symmetric range shows them as neutral
+
+    side = max(4.5, 0.55 * n + 2.5)
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
+    ax.set_facecolor("0.85")
+    sns.heatmap(
+        gains,
+        mask=mask,
+        cmap="RdBu",
+        center=0.0,
+        vmin=-vmax,
+        vmax=vmax,
+        annot=True,
+        fmt=".2g",
+        annot_kws={"size": max(5.0, 10.0 - 0.25 * n)},
+        linewidths=0.5,
+        linecolor="white",
+        square=True,
+        cbar_kws={"label": "gain on target j (> 0: co-training with i lowers j's loss)"},
+        ax=ax,
+    )
+    ax.set_xlabel("target task j (gain on)")
+    ax.set_ylabel("source task i (trained with)")
+    ax.tick_params(axis="x", labelrotation=45)
+    plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
+    ax.tick_params(axis="y", labelrotation=0)
+    if title is None:
+        title = f"Pairwise transfer gains ({gains_csv.parent.name or gains_csv.stem})"
+    ax.set_title(f"{title}\nblue: i helps j, red: i hurts j; diagonal undefined")
+    _save(fig, out_png)

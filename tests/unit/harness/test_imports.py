@@ -1,0 +1,36 @@
+"""The harnesses stay out of the pipeline's import path, and planning the workflow stays cheap."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import taskgrouping.pipeline
+
+PIPELINE = Path(taskgrouping.pipeline.__file__)
+
+
+def test_pipeline_imports_no_harness() -> None:
+    tree = ast.parse(PIPELINE.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert not {m for m in imported if m.startswith("taskgrouping.harness")}
+    assert "taskgrouping.bench_probe" not in imported
+
+
+def test_the_probing_grid_is_read_without_loading_torch() -> None:
+    code = (
+        "import sys; from taskgrouping.harness.bench_probe import DEFAULT_GRID; "
+        "import taskgrouping.harness.stages; "
+        "print(bool(DEFAULT_GRID), 'torch' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert proc.stdout.split() == ["True", "False"]

@@ -1,0 +1,48 @@
+"""Budget curves: valid PNGs, reference methods, training seeds pooled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from taskgrouping.report import (
+    plot_budget_curve,
+    write_totals_tables,
+)
+from tests.unit.report.figure_inputs import (
+    _assert_png,
+)
+
+
+def test_budget_curve_writes_png(totals_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "budget.png"
+    plot_budget_curve(totals_csv, out)
+    _assert_png(out)
+
+
+def test_budget_curve_rejects_repeated_reference(totals_csv: Path, tmp_path: Path) -> None:
+    df = pd.read_csv(totals_csv)
+    extra = df[df["method"] == "stl"].assign(budget=3)
+    pd.concat([df, extra]).to_csv(totals_csv, index=False)
+    with pytest.raises(ValueError, match=r"'stl'.*one budget and one draw.*\[3, 4\]"):
+        plot_budget_curve(totals_csv, tmp_path / "budget.png")
+
+
+def test_budget_curve_and_tables_pool_training_seeds(totals_csv: Path, tmp_path: Path) -> None:
+    """Rows of several training seeds are pooled: the reference lines and tables use the mean."""
+    df = pd.read_csv(totals_csv)
+    seeded = df[df["method"] != "random"].assign(seed=2, total_test=lambda d: d["total_test"] + 1.0)
+    pd.concat([df, seeded]).to_csv(totals_csv, index=False)
+    plot_budget_curve(totals_csv, tmp_path / "budget.png")
+    _assert_png(tmp_path / "budget.png")
+    agg = write_totals_tables(
+        totals_csv, tmp_path / "a.csv", tmp_path / "a.md", tmp_path / "a.tex"
+    ).set_index(["method", "budget"])
+    stl = agg.loc[("stl", 4)]
+    assert (stl["n_seeds"], stl["n_draws"], stl["n_runs"]) == (2, 1, 2)
+    assert stl["total_test_mean"] == pytest.approx(4.0)
+    assert stl["total_test_std"] == pytest.approx(np.std([3.5, 4.5], ddof=1))
+    assert agg.loc[("random", 2), "n_seeds"] == 1

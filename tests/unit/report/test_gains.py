@@ -1,0 +1,66 @@
+"""Gain figures: valid PNGs, and errors naming what is wrong with the inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from taskgrouping.io import read_gain_matrix
+from taskgrouping.report import (
+    plot_gain_heatmap,
+    plot_gains_over_time,
+)
+from tests.unit.report.figure_inputs import (
+    _assert_png,
+)
+
+
+def test_gain_heatmap_writes_png(gains_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fig" / "gains.png"
+    plot_gain_heatmap(gains_csv, out, title="synthetic gains")
+    _assert_png(out)
+
+
+def test_gain_heatmap_rejects_non_square(tmp_path: Path) -> None:
+    path = tmp_path / "gains.csv"
+    pd.DataFrame(np.zeros((2, 2)), index=["a", "b"], columns=["a", "c"]).to_csv(path)
+    with pytest.raises(ValueError, match=r"columns only: \['c'\]"):
+        plot_gain_heatmap(path, tmp_path / "out.png")
+
+
+def test_gains_over_time_writes_png_and_rejects_bad_tables(tmp_path: Path) -> None:
+    rows = [
+        (step, seed, a, b, 0.01 * step * (1 if {a, b} == {"t0", "t1"} else -1))
+        for step in range(5)
+        for seed in (0, 1)
+        for a in ("t0", "t1", "t2")
+        for b in ("t0", "t1", "t2")
+        if a != b
+    ]
+    steps = tmp_path / "steps.csv"
+    pd.DataFrame(rows, columns=["step", "seed", "source", "target", "gain"]).to_csv(
+        steps, index=False
+    )
+    seeds = tmp_path / "seeds.csv"
+    pd.DataFrame([(0, 1, 0.9)], columns=["seed_a", "seed_b", "spearman"]).to_csv(seeds, index=False)
+    out = tmp_path / "over_time.png"
+    plot_gains_over_time(steps, seeds, ["t0", "t1", "t2"], out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"step": [0], "gain": [1.0]}).to_csv(bad, index=False)
+    with pytest.raises(ValueError, match="source"):
+        plot_gains_over_time(bad, seeds, ["t0", "t1"], tmp_path / "x.png")
+
+
+def test_gain_matrix_rows_are_put_in_the_columns_order(tmp_path: Path) -> None:
+    path = tmp_path / "gains.csv"
+    pd.DataFrame([[1.0, 0.0], [0.0, 2.0]], index=["b", "a"], columns=["a", "b"]).to_csv(path)
+    gains = read_gain_matrix(path)
+    assert list(gains.index) == list(gains.columns) == ["a", "b"]
+    assert gains.to_numpy().tolist() == [[0.0, 2.0], [1.0, 0.0]]
+    with pytest.raises(ValueError, match=r"duplicate task names"):
+        pd.DataFrame(np.zeros((2, 2)), index=["a", "a"], columns=["a", "b"]).to_csv(path)
+        read_gain_matrix(path)

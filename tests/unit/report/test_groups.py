@@ -1,0 +1,40 @@
+"""Chosen-groups figure: valid PNG, and errors naming unknown or missing tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from taskgrouping.report import (
+    plot_groups,
+)
+from tests.unit.report.figure_inputs import (
+    TASKS,
+    _assert_png,
+    _write_json,
+)
+
+
+def test_groups_writes_png(group_jsons: list[Path], tmp_path: Path) -> None:
+    truth = _write_json(tmp_path / "truth.json", {"groups": [["t0", "t1"], ["t2", "t3"]]})
+    out = tmp_path / "groups.png"
+    plot_groups(group_jsons, TASKS, out, truth_json=truth)
+    _assert_png(out, min_side=150)
+
+
+def test_groups_rejects_unknown_task(group_jsons: list[Path], tmp_path: Path) -> None:
+    bad = _write_json(
+        tmp_path / "bad.json",
+        {"method": "ours", "budget": 1, "groups": [["t0", "t1", "t2", "t3", "t9"]]},
+    )
+    with pytest.raises(ValueError, match=r"bad\.json.*'t9'"):
+        plot_groups([*group_jsons, bad], TASKS, tmp_path / "groups.png")
+
+
+def test_groups_rejects_missing_task(tmp_path: Path) -> None:
+    bad = _write_json(
+        tmp_path / "bad.json", {"method": "ours", "budget": 1, "groups": [["t0", "t1", "t2"]]}
+    )
+    with pytest.raises(ValueError, match=r"\['t3'\] are not in any group"):
+        plot_groups([bad], TASKS, tmp_path / "groups.png")
