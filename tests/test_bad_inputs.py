@@ -26,10 +26,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taskgrouping import grouping, pipeline
+from taskgrouping import grouping
 from taskgrouping.benchmarks.ett import DataSourceError
 from taskgrouping.config import ConfigError, validate_config
 from taskgrouping.grouping import Selection, gain_candidates, select
+from taskgrouping.workflow import data as data_stage
+from taskgrouping.workflow import group as group_stage
+from taskgrouping.workflow import train as train_stage
 from tests.conftest import small_synthetic
 from tests.test_ett import ett_block, write_csv
 
@@ -66,12 +69,14 @@ def synthetic_params() -> dict[str, Any]:
 
 
 def prepare_synthetic() -> Path:
-    pipeline.prepare_data("synthetic", synthetic_params(), "data")
+    data_stage.prepare_data("synthetic", synthetic_params(), "data")
     return Path("data/data.npz")
 
 
 def train(data_dir: str = "data", group: str = "t0") -> None:
-    pipeline.train_network("synthetic", synthetic_params(), data_dir, group, "train/metrics.json")
+    train_stage.train_network(
+        "synthetic", synthetic_params(), data_dir, group, "train/metrics.json"
+    )
 
 
 def train_on_truncated_data() -> None:
@@ -98,7 +103,7 @@ def write_gains(text: str | None = None, **cells: float | str) -> None:
 
 
 def group_ours(**options: Any) -> None:
-    pipeline.select_groups(
+    group_stage.select_groups(
         "ours",
         TASKS,
         2,
@@ -126,7 +131,7 @@ def truncated_gains() -> None:
 def truncated_metrics() -> None:
     Path("metrics").mkdir()
     Path("metrics/t0.json").write_text('{"group": "t0", "val": {')
-    pipeline.select_groups(
+    group_stage.select_groups(
         "exhaustive",
         TASKS,
         2,
@@ -151,7 +156,7 @@ def solver_times_out_without_answer() -> None:
         tasks = [f"t{i}" for i in range(12)]
         gains = np.random.default_rng(0).normal(size=(12, 12))
         pd.DataFrame(gains, index=tasks, columns=tasks).to_csv("gains.csv")
-        pipeline.select_groups(
+        group_stage.select_groups(
             "ours",
             tasks,
             4,
@@ -198,11 +203,11 @@ def prepare_ett(drop: str | None = None, *, checksum: bool = True, cut: bool = F
     if cut:
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     block = ett_block(local_path=str(path), **({"sha256": sha} if checksum else {}))
-    pipeline.prepare_data("ett", block, "data")
+    data_stage.prepare_data("ett", block, "data")
 
 
 def prepare_ett_without_copy() -> None:
-    pipeline.prepare_data("ett", ett_block(local_path="ETTh1.csv"), "data")
+    data_stage.prepare_data("ett", ett_block(local_path="ETTh1.csv"), "data")
 
 
 NO_DATA = ("data/data.npz", "data/tasks.json")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taskgrouping.pipeline import select_groups
+from taskgrouping.workflow.group import select_groups
 
 TASKS = ["a", "b", "c", "d"]
 GROUPING = {"aggregate": "mean", "time_limit_s": 30, "mode": "partition", "max_group_size": None}

@@ -18,9 +18,11 @@ import yaml
 
 import taskgrouping.training.checkpoint as checkpoint
 import taskgrouping.training.loop as loop
-from taskgrouping import pipeline
 from taskgrouping.benchmarks import get_benchmark
 from taskgrouping.training import NonFiniteLoss, checkpoint_path
+from taskgrouping.workflow import data as data_stage
+from taskgrouping.workflow import logs as logs_stage
+from taskgrouping.workflow import train as train_stage
 from tests.conftest import small_synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +45,7 @@ def test_non_finite_loss_fails_the_job_without_result_or_checkpoint(
     }
     params = small_synthetic(train=train)["synthetic"]
     data = tmp_path / "data"
-    pipeline.prepare_data("synthetic", params, data)
+    data_stage.prepare_data("synthetic", params, data)
     saves: list[Path] = []
     real_save = checkpoint.save_checkpoint
 
@@ -56,9 +58,9 @@ def test_non_finite_loss_fails_the_job_without_result_or_checkpoint(
     log_file = tmp_path / "train.log"
     with (
         pytest.raises(NonFiniteLoss, match=r"at step \d+ while training group 't0\+t1'"),
-        pipeline.logged(log_file),
+        logs_stage.logged(log_file),
     ):
-        pipeline.train_network("synthetic", params, data, "t0+t1", out)
+        train_stage.train_network("synthetic", params, data, "t0+t1", out)
     assert len(saves) >= 2 and set(saves) == {checkpoint_path(out)}
     assert not out.exists() and not checkpoint_path(out).exists()
     assert list(out.parent.iterdir()) == []

@@ -125,8 +125,6 @@ def load_plugin(spec: str, where: str = "plugins") -> type[Benchmark] | None:
     be imported, lacks the class, or the class is not a complete :class:`Benchmark` with a valid
     ``name`` and ``config_schema``.
     """
-    from taskgrouping.benchmarks.base import Benchmark
-
     match = _SPEC.match(spec) if isinstance(spec, str) else None
     if match is None:
         raise ConfigError(f"{where} = {spec!r}: must be 'module:Class' or 'path/to/file.py:Class'")
@@ -141,7 +139,10 @@ def load_plugin(spec: str, where: str = "plugins") -> type[Benchmark] | None:
         raise ConfigError(f"{where}: module {module_name!r} has no attribute {cls_name!r}")
     if _register_method(cls, where):
         return None
-    if not (isinstance(cls, type) and issubclass(cls, Benchmark)):
+    # A class can only subclass Benchmark if its module imported the base class; importing it
+    # here would load torch in jobs that only need method plug-ins (grouping, figures).
+    base = sys.modules.get("taskgrouping.benchmarks.base")
+    if base is None or not (isinstance(cls, type) and issubclass(cls, base.Benchmark)):
         raise ConfigError(
             f"{where}: {cls_name} is {cls!r}, not a subclass of taskgrouping.benchmarks.Benchmark"
             " (nor of taskgrouping.methods.Method)"

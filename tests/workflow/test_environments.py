@@ -29,13 +29,10 @@ PACKAGE = "taskgrouping"
 #: does not depend on what the running environment happens to have installed).
 DISTRIBUTION_OF = {"yaml": "pyyaml", "PIL": "pillow", "sklearn": "scikit-learn"}
 
-#: Rules whose environment lacks packages only because their stage function imports a module that
-#: also holds torch code; splitting ``taskgrouping.pipeline`` and ``taskgrouping.probe`` into
-#: per-stage modules fixes these, and then the strict xfail fails as a reminder to drop the entry.
-PIPELINE_SPLIT_PENDING: dict[str, str] = {
-    "aggregate_gains": "aggregation reaches torch through taskgrouping.probe (envs/solver.yaml "
-    "has no torch) until the torch-free aggregation is a module of its own",
-}
+#: Rules known to reach a package their environment lacks, with the reason; each is a strict
+#: xfail, so fixing one fails the test as a reminder to drop its entry. None today: every stage
+#: is a module of its own (``taskgrouping.workflow``), and aggregation runs without torch.
+PIPELINE_SPLIT_PENDING: dict[str, str] = {}
 
 
 def read_lock(path: Path = LOCK) -> dict[str, str]:

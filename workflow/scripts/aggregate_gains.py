@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import aggregate_gains, logged
+from taskgrouping.workflow.gains import aggregate_gains
+from taskgrouping.workflow.logs import logged
 
 with logged(snakemake.log[0]):
     aggregate_gains(

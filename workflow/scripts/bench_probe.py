@@ -1,5 +1,5 @@
 from taskgrouping.harness.stages import bench_probe
-from taskgrouping.pipeline import logged
+from taskgrouping.workflow.logs import logged
 
 with logged(snakemake.log[0]):
     bench_probe(

@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from taskgrouping.pipeline import logged
 from taskgrouping.report.run_info import describe_run
+from taskgrouping.workflow.logs import logged
 
 with logged(snakemake.log[0]):
     describe_run(

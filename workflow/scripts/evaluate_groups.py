@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import evaluate_run, logged
+from taskgrouping.workflow.evaluate import evaluate_run
+from taskgrouping.workflow.logs import logged
 
 with logged(snakemake.log[0]):
     evaluate_run(

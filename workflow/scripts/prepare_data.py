@@ -1,6 +1,7 @@
 from pathlib import Path
 
-from taskgrouping.pipeline import logged, prepare_data
+from taskgrouping.workflow.data import prepare_data
+from taskgrouping.workflow.logs import logged
 
 with logged(snakemake.log[0]):
     prepare_data(

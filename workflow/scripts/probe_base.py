@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import logged, probe_base
+from taskgrouping.workflow.logs import logged
+from taskgrouping.workflow.probe import probe_base
 
 with logged(snakemake.log[0]):
     probe_base(

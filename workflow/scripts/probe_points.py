@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import logged, probe_points
+from taskgrouping.workflow.logs import logged
+from taskgrouping.workflow.probe import probe_points
 
 with logged(snakemake.log[0]):
     probe_points(

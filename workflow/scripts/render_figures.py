@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import logged, render_figures
+from taskgrouping.workflow.logs import logged
+from taskgrouping.workflow.render import render_figures
 
 with logged(snakemake.log[0]):
     render_figures(

@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import logged, select_groups
+from taskgrouping.workflow.group import select_groups
+from taskgrouping.workflow.logs import logged
 
 with logged(snakemake.log[0]):
     select_groups(

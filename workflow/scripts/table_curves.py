@@ -1,5 +1,5 @@
 from taskgrouping.harness.stages import table_curves
-from taskgrouping.pipeline import logged
+from taskgrouping.workflow.logs import logged
 
 with logged(snakemake.log[0]):
     table_curves(

@@ -1,4 +1,5 @@
-from taskgrouping.pipeline import logged, train_network
+from taskgrouping.workflow.logs import logged
+from taskgrouping.workflow.train import train_network
 
 with logged(snakemake.log[0]):
     train_network(

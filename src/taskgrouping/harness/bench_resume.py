@@ -1,7 +1,7 @@
 """Kill-and-resume benchmark: what a checkpoint saves when a training job is killed.
 
 One group network of the synthetic benchmark is trained four times, each time as a separate
-process running the train stage (:func:`taskgrouping.pipeline.train_network`): once without
+process running the train stage (:func:`taskgrouping.workflow.train.train_network`): once without
 checkpoints (``checkpoint_every: 0``, the cost of checkpointing); once without interruption; once
 killed with SIGKILL when its checkpoint has reached ``kill_at`` of the epochs;
 once more, resuming from that checkpoint. It prints the wall time of the uninterrupted job, of the
@@ -63,7 +63,8 @@ def _job(spec: Path, out_json: Path, log: Path) -> list[str]:
 
 def _run_job(spec_path: Path, out_json: Path, log: Path) -> None:
     """One train-stage job, as the workflow's train_group script runs it."""
-    from taskgrouping.pipeline import logged, train_network
+    from taskgrouping.workflow.logs import logged
+    from taskgrouping.workflow.train import train_network
 
     spec = json.loads(spec_path.read_text())
     with logged(log):
@@ -99,7 +100,7 @@ def measure(
     """Run the three jobs in ``out_dir`` and return their wall times and the resumed epoch."""
     if not 0 < kill_at < 1:
         raise ValueError(f"kill_at {kill_at} must lie strictly between 0 and 1")
-    from taskgrouping.pipeline import prepare_data
+    from taskgrouping.workflow.data import prepare_data
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """The stages of the performance and measured-table targets (``bench_grouping``, ``bench_probe``,
 ``table_curves``): what their Snakemake scripts call. They are outside the default run, so they
-live outside :mod:`taskgrouping.pipeline`, which never imports them. Each stage imports what it
+live outside :mod:`taskgrouping.workflow`, which never imports them. Each stage imports what it
 needs inside its body: ``bench_grouping`` and ``table_curves`` run without torch (envs/solver.yaml).
 """
 
@@ -144,9 +144,9 @@ def bench_probe(
     :mod:`taskgrouping.harness.bench_probe`.
     """
     from taskgrouping.harness.bench_probe import run_bench
-    from taskgrouping.pipeline import _torch_setup
+    from taskgrouping.workflow.logs import torch_setup
 
-    _torch_setup(threads)
+    torch_setup(threads)
     atomic_write_csv(out_csv, run_bench(grid))
     from taskgrouping import report as render
 

@@ -9,10 +9,11 @@ workflow's ``method`` wildcard and inputs, and the figures' order and colours al
 registry (:func:`registered_methods`, :func:`get_method`, :func:`method_order_key`,
 :func:`method_style`).
 
-The reference methods on measured tables (:mod:`~taskgrouping.methods.hoa`,
-:func:`exhaustive_select`, :func:`tag_select`) and their budget curves
-(:mod:`~taskgrouping.methods.curves`) are imported on first use: the registry is read in every
-workflow process, which should not pay for the solver stack.
+The built-in method modules are imported by the registry on its first use, and the reference
+methods on measured tables (:mod:`~taskgrouping.methods.hoa`, :func:`exhaustive_select`,
+:func:`tag_select`) and their budget curves (:mod:`~taskgrouping.methods.curves`) on first use:
+the registry is read in every workflow process, which should pay neither for the solver stack
+nor for torch, and each rule's environment then needs only what its own stage runs.
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from taskgrouping.methods import exhaustive, mtl, ours, random, stl, tag
-from taskgrouping.methods.base import NEEDS, Method, Needs, SelectionInputs, exact_selection
-from taskgrouping.methods.exhaustive import exhaustive_select
+from taskgrouping.methods.base import NEEDS, Method, Needs, SelectionInputs
 from taskgrouping.methods.registry import (
     get_method,
     has_style,
@@ -32,7 +31,6 @@ from taskgrouping.methods.registry import (
     register,
     registered_methods,
 )
-from taskgrouping.methods.tag import tag_select
 
 if TYPE_CHECKING:
     from taskgrouping.methods.curves import (
@@ -41,9 +39,15 @@ if TYPE_CHECKING:
         mtgnet_budget_curve,
         table_budget_curve,
     )
+    from taskgrouping.methods.exact import exact_selection
+    from taskgrouping.methods.exhaustive import exhaustive_select
     from taskgrouping.methods.hoa import hoa_estimate, hoa_select
+    from taskgrouping.methods.tag import tag_select
 
 _LAZY: dict[str, str] = {
+    "exact_selection": "taskgrouping.methods.exact",
+    "exhaustive_select": "taskgrouping.methods.exhaustive",
+    "tag_select": "taskgrouping.methods.tag",
     "CURVE_METHODS": "taskgrouping.methods.curves",
     "TABLE_METHODS": "taskgrouping.methods.curves",
     "mtgnet_budget_curve": "taskgrouping.methods.curves",
@@ -51,9 +55,6 @@ _LAZY: dict[str, str] = {
     "hoa_estimate": "taskgrouping.methods.hoa",
     "hoa_select": "taskgrouping.methods.hoa",
 }
-
-# The built-in modules register themselves on import; importing them is the point.
-_BUILTINS = (stl, mtl, random, exhaustive, ours, tag)
 
 __all__ = [
     "CURVE_METHODS",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from taskgrouping.methods.base import Method, SelectionInputs, exact_selection
+from taskgrouping.methods.base import Method, SelectionInputs
+from taskgrouping.methods.exact import exact_selection
 from taskgrouping.methods.registry import register
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from collections.abc import Sequence
@@ -17,6 +18,22 @@ _SPARE_COLORS: tuple[str, ...] = ("tab:orange", "tab:purple", "tab:pink", "tab:o
 _SPARE_MARKERS: tuple[str, ...] = ("^", "v", "D", "P", "X")
 
 _REGISTRY: dict[str, Method] = {}
+
+#: Modules of the built-in methods, each registering its method on import.
+BUILTIN_MODULES: tuple[str, ...] = ("stl", "mtl", "random", "exhaustive", "ours", "tag")
+_builtins_loaded = False
+
+
+def _load_builtins() -> None:
+    """Import the built-in method modules once (they register themselves), on first use of the
+    registry rather than on import of the package, so that importing the registry stays cheap."""
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    for module in BUILTIN_MODULES:
+        importlib.import_module(f"taskgrouping.methods.{module}")
+
 
 M = TypeVar("M", bound=type[Method])
 
@@ -52,6 +69,7 @@ def register(cls: M) -> M:
     ...         half = (len(inputs.tasks) + 1) // 2
     ...         return {"groups": [inputs.tasks[:half], inputs.tasks[half:]]}
     """
+    _load_builtins()
     if not (isinstance(cls, type) and issubclass(cls, Method)):
         raise ValueError(f"{cls!r} is not a subclass of taskgrouping.methods.Method")
     where = f"{cls.__module__}.{cls.__qualname__}"
@@ -102,6 +120,7 @@ def get_method(name: str) -> Method:
 
 def _lookup(name: str) -> Method | None:
     """The method called ``name``, loading the exported plug-ins on a miss (a job's case)."""
+    _load_builtins()
     if name not in _REGISTRY:
         from taskgrouping.plugins import load_exported_plugins
 
@@ -112,6 +131,7 @@ def _lookup(name: str) -> Method | None:
 def registered_methods() -> list[str]:
     """Names of the registered methods in figure order (:func:`method_order_key`): ``stl``,
     ``mtl``, ``random``, ``exhaustive``, ``ours``, ``tag``, then the plug-ins'."""
+    _load_builtins()
     return sorted(_REGISTRY, key=method_order_key)
 
 

@@ -29,8 +29,8 @@ from taskgrouping.methods import (
     registered_methods,
 )
 from taskgrouping.methods import registry as registry_module
-from taskgrouping.pipeline import select_groups
 from taskgrouping.report import _style as render
+from taskgrouping.workflow.group import select_groups
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILTINS = ["stl", "mtl", "random", "exhaustive", "ours", "tag"]
@@ -226,7 +226,7 @@ def test_a_job_process_finds_the_plugin_method_through_the_environment(tmp_path:
     tasks = ["a", "b", "c"]
     pd.DataFrame(0.5, index=tasks, columns=tasks).to_csv(tmp_path / "gains.csv")
     code = (
-        "from taskgrouping.pipeline import select_groups; "
+        "from taskgrouping.workflow.group import select_groups; "
         f"select_groups('chunks', {tasks!r}, 2, 'g.json', grouping={GROUPING!r}, "
         f"random={RANDOM!r}, gains_csv='gains.csv'); "
         "from taskgrouping.methods import method_order_key, method_style; "

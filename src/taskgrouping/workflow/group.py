@@ -1,0 +1,79 @@
+"""The grouping stage: one selection per method and budget, through the method registry."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from taskgrouping.io import atomic_write_json, read_json
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("taskgrouping")
+
+
+def load_metrics(paths: Sequence[Path | str]) -> dict[str, dict[str, Any]]:
+    """Per-task metrics of trained networks, keyed by task, from their ``metrics.json`` files."""
+    metrics = {}
+    for p in paths:
+        m = read_json(p)
+        metrics[m["group"]] = m
+    return metrics
+
+
+def select_groups(
+    method: str,
+    tasks: Sequence[str],
+    budget: int,
+    out_json: Path | str,
+    *,
+    grouping: Mapping[str, Any],
+    random: Mapping[str, Any],
+    gains_csv: Path | str | None = None,
+    metrics_jsons: Sequence[Path | str] = (),
+) -> None:
+    """Group stage: choose the groups of ``method`` at ``budget`` and write them as JSON.
+
+    ``method`` is a registered :class:`~taskgrouping.methods.Method` (the built-ins: ``ours``
+    and ``tag`` solve the grouping program on a gain matrix, ``exhaustive`` on the validation
+    losses of every trained subset network, both in ``grouping['mode']`` with at most
+    ``budget`` networks of at most ``grouping['max_group_size']`` tasks; ``random`` draws
+    random partitions into exactly ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings).
+    ``gains_csv`` is required by methods that need gains.
+    """
+    from taskgrouping.methods import SelectionInputs, get_method
+
+    chooser = get_method(method)
+    if chooser.needs == "gains" and gains_csv is None:
+        raise ValueError(f"method {method!r} needs a gain matrix (gains_csv)")
+    inputs = SelectionInputs(
+        tasks=list(tasks),
+        budget=int(budget),
+        grouping=grouping,
+        random=random,
+        gains_csv=gains_csv,
+        metrics_jsons=tuple(metrics_jsons),
+    )
+    out: dict[str, Any] = {
+        "method": method,
+        "budget": int(budget),
+        "objective": None,
+        "solver_status": "not solved (fixed grouping)",
+    }
+    out.update(chooser.select(inputs))
+    atomic_write_json(out_json, out)
+    log.info("%s at budget %s: %s (%s)", method, budget, out["groups"], out["solver_status"])
+    if out["solver_status"] == "time_limit":
+        gap = "unknown" if out["gap"] is None else f"{out['gap']:.3%}"
+        log.warning(
+            "%s at budget %s: HiGHS stopped at the time limit of %s s with gap %s (bound %s); "
+            "these groups are the best found, not a proven optimum",
+            method,
+            budget,
+            grouping["time_limit_s"],
+            gap,
+            out["bound"],
+        )

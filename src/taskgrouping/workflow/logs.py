@@ -1,0 +1,67 @@
+"""Logging of a stage job, and the torch set-up of the stages that train or probe."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger("taskgrouping")
+
+
+@contextlib.contextmanager
+def logged(log_path: Path | str | None) -> Iterator[None]:
+    """Run a stage with logging to ``log_path`` and stderr; an exception is logged, then raised.
+
+    Native libraries that print to standard output (the HiGHS banner) are sent to the log file.
+    """
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    saved_stdout = None
+    if log_path is not None:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_path, mode="w"))
+        sys.stdout.flush()
+        saved_stdout = os.dup(1)
+        fd = os.open(log_path, os.O_WRONLY | os.O_APPEND)
+        os.dup2(fd, 1)
+        os.close(fd)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        handlers=handlers,
+        force=True,
+    )
+    try:
+        yield
+    except Exception as err:
+        # The job's log then says why it failed, not only the scheduler's copy of stderr.
+        log.error("%s: %s", type(err).__name__, err)
+        raise
+    finally:
+        logging.shutdown()
+        if saved_stdout is not None:
+            sys.stdout.flush()
+            os.dup2(saved_stdout, 1)
+            os.close(saved_stdout)
+
+
+def torch_setup(threads: int, device: str = "cpu") -> torch.device:
+    """Deterministic torch on ``threads`` CPU threads (the rule's ``threads``); returns the torch
+    device that the config value ``device`` (auto, cpu, cuda) names.
+    """
+    import torch
+
+    from taskgrouping.training import resolve_device, setup_determinism
+
+    torch.set_num_threads(max(1, int(threads)))
+    dev = resolve_device(device)
+    setup_determinism(dev)
+    log.info("torch device: %s", dev)
+    return dev

@@ -1,0 +1,57 @@
+"""The figure stage of one benchmark."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger("taskgrouping")
+
+
+def render_figures(
+    benchmark: str,
+    gains_csv: Path | str,
+    totals_csv: Path | str,
+    group_jsons: Sequence[Path | str],
+    tasks: Sequence[str],
+    out: Mapping[str, Path | str],
+    truth_json: Path | str | None = None,
+    steps_csv: Path | str | None = None,
+    seeds_csv: Path | str | None = None,
+) -> None:
+    """Render stage: gain heatmap and its history, budget curve, chosen groups, totals tables.
+
+    ``out`` maps ``gains``, ``gains_over_time`` (with ``steps_csv`` and ``seeds_csv``),
+    ``budget_curve``, ``groups``, ``table_csv``, ``table_md`` and ``table_tex`` to output paths.
+    """
+    from taskgrouping import report as render
+
+    estimator = Path(gains_csv).stem
+    render.plot_gain_heatmap(
+        Path(gains_csv),
+        Path(out["gains"]),
+        title=f"Transfer gains ({estimator} estimator): {benchmark}",
+    )
+    if steps_csv is not None and seeds_csv is not None:
+        render.plot_gains_over_time(
+            Path(steps_csv),
+            Path(seeds_csv),
+            list(tasks),
+            Path(out["gains_over_time"]),
+            title=f"Transfer gains ({estimator}) over training: {benchmark}",
+        )
+    render.plot_budget_curve(Path(totals_csv), Path(out["budget_curve"]))
+    render.plot_groups(
+        [Path(p) for p in group_jsons],
+        list(tasks),
+        Path(out["groups"]),
+        truth_json=Path(truth_json) if truth_json else None,
+    )
+    render.write_totals_tables(
+        Path(totals_csv), Path(out["table_csv"]), Path(out["table_md"]), Path(out["table_tex"])
+    )
