@@ -17,7 +17,7 @@ from taskgrouping.report.report_shot import (
     render,
     result_script,
 )
-from tests.test_workflow import TINY, _snakemake, _workdir
+from tests.workflow.test_workflow import TINY, _snakemake, _workdir
 
 pytestmark = pytest.mark.report
 needs_chromium = pytest.mark.skipif(

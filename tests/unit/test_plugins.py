@@ -28,7 +28,7 @@ from taskgrouping.config import (
     validate_config,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "plugins"
 SINE = f"{EXAMPLE / 'sine_tasks.py'}:SineTasks"
 

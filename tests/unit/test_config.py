@@ -17,7 +17,7 @@ from taskgrouping.config import (
     validate_config,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _walk(schema: dict, root: dict, path: str = "") -> list[tuple[str, dict]]:

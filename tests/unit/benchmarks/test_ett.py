@@ -30,7 +30,7 @@ from taskgrouping.forecasting import moving_average
 from taskgrouping.training import evaluate, split_metrics, task_losses
 from tests.unit.probing.engine_check import assert_fast_equals_sequential
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 REAL_ETTH1 = ROOT.parent / "shared" / "data" / "ett" / "ETTh1.csv"
 COLUMNS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
 HOURLY_ROWS = 20 * 30 * 24 + 50  # the 12/4/4-month protocol plus unused rows at the end

@@ -25,7 +25,7 @@ from taskgrouping.workflow import logs as logs_stage
 from taskgrouping.workflow import train as train_stage
 from tests.conftest import small_synthetic
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class _Interrupt(Exception):

@@ -41,7 +41,7 @@ from taskgrouping.config import (
 from taskgrouping.training import split_metrics, task_losses
 from tests.unit.probing.engine_check import assert_fast_equals_sequential
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 N_IMAGES = 40
 #: Partition code (0 train, 1 valid, 2 test) of image i (1-based): interleaved, not in blocks,
 #: so that a split read in file order cannot pass by accident.

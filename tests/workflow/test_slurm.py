@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CI = ROOT / ".ci"
 PROFILES = ROOT / "workflow/profiles"
 pytestmark = pytest.mark.slurm

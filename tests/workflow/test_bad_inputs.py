@@ -6,7 +6,8 @@ searched in the error's text). Every row also checks that the message is a singl
 the stage's output was not left behind, complete or partial. Rows run in an empty scratch folder,
 so paths in messages are relative to it.
 
-``python -m tests.test_bad_inputs`` prints the table as markdown, with the messages as produced.
+``python -m tests.workflow.test_bad_inputs`` prints the table as markdown, with the messages as
+produced.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from taskgrouping.workflow import data as data_stage
 from taskgrouping.workflow import group as group_stage
 from taskgrouping.workflow import train as train_stage
 from tests.conftest import small_synthetic
-from tests.test_ett import ett_block, write_csv
+from tests.unit.benchmarks.test_ett import ett_block, write_csv
 
 TASKS = ["t0", "t1", "t2", "t3"]
 GROUPING = {"mode": "partition", "max_group_size": None, "aggregate": "mean", "time_limit_s": 60}
@@ -194,7 +195,7 @@ def solver_times_out_with_incumbent() -> None:
     assert reported == ("time_limit", 0.0625, 1.6)
 
 
-# --- ETT data files (the file layout of tests/test_ett.py) ----------------------------------------
+# --- ETT data files (the file layout of tests/unit/benchmarks/test_ett.py) ------------------------
 
 
 def prepare_ett(drop: str | None = None, *, checksum: bool = True, cut: bool = False) -> None:
