@@ -295,7 +295,11 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``taskgrouping`` command."""
+    """The argument parser of the ``taskgrouping`` command.
+
+    It stays one function: it is a flat table of the subcommands and their options, read top to
+    bottom as the command's reference.
+    """
     parser = argparse.ArgumentParser(
         prog="taskgrouping",
         description="Principled task grouping: exact grouping from transfer gains or measured "

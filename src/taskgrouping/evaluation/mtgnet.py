@@ -85,23 +85,7 @@ def read_mtgnet(
         tasks = MTGNET_TASKS[dataset]
     tasks = [str(task) for task in tasks]
     mask_path = data_dir / f"{dataset}_x.csv"
-    raw = _read_matrix(mask_path, len(tasks))
-    bad = ~np.isin(raw, (0.0, 1.0))
-    if bad.any():
-        row, column = (int(k) for k in np.argwhere(bad)[0])
-        raise ValueError(
-            f"{mask_path}, row {row + 1}, column {column + 1}: {raw[row, column]:g} is not a "
-            f"mask entry; accepted: 0 or 1"
-        )
-    masks = raw.astype(bool)
-    seen: dict[bytes, int] = {}
-    for row, mask in enumerate(masks, 1):
-        if not mask.any() or mask.tobytes() in seen:
-            raise ValueError(
-                f"{mask_path}, row {row}: the subset is empty or repeats row "
-                f"{seen.get(mask.tobytes())}; accepted: distinct non-empty subsets"
-            )
-        seen[mask.tobytes()] = row
+    masks = _read_masks(mask_path, len(tasks))
 
     def gains(suffix: str) -> np.ndarray:
         path = data_dir / f"{dataset}{suffix}"
@@ -127,6 +111,29 @@ def read_mtgnet(
         test=gains("_y.csv"),
         estimates={key: gains(suffix) for key, suffix in MTGNET_ESTIMATES.items()},
     )
+
+
+def _read_masks(mask_path: Path, n_tasks: int) -> np.ndarray:
+    """The subset masks of an MTG-Net ``_x.csv`` file; raises unless they are distinct, non-empty
+    and 0/1."""
+    raw = _read_matrix(mask_path, n_tasks)
+    bad = ~np.isin(raw, (0.0, 1.0))
+    if bad.any():
+        row, column = (int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{mask_path}, row {row + 1}, column {column + 1}: {raw[row, column]:g} is not a "
+            f"mask entry; accepted: 0 or 1"
+        )
+    masks = raw.astype(bool)
+    seen: dict[bytes, int] = {}
+    for row, mask in enumerate(masks, 1):
+        if not mask.any() or mask.tobytes() in seen:
+            raise ValueError(
+                f"{mask_path}, row {row}: the subset is empty or repeats row "
+                f"{seen.get(mask.tobytes())}; accepted: distinct non-empty subsets"
+            )
+        seen[mask.tobytes()] = row
+    return masks
 
 
 def _read_matrix(path: Path, n_columns: int) -> np.ndarray:

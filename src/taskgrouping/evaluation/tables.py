@@ -214,6 +214,19 @@ def read_hoa(path: Path | str, tasks: Sequence[str] = TASKONOMY_TASKS) -> Perfor
         )
     full = losses[1:]
     full_masks = ~np.isnan(full)
+    _check_hoa_subsets(full_masks, tasks, path)
+    half_masks = np.eye(n_tasks, dtype=bool)
+    return PerformanceTable(
+        tasks=tasks,
+        masks=np.vstack([half_masks, full_masks]),
+        losses=np.vstack([np.where(half_masks, half, np.nan), full]),
+        costs=np.concatenate([np.full(n_tasks, HALF_SIZE_COST), np.ones(len(full))]),
+    )
+
+
+def _check_hoa_subsets(full_masks: np.ndarray, tasks: Sequence[str], path: Path) -> None:
+    """Raise unless every full-size network of a HOA file (lines 2, 3, ...) is a distinct,
+    non-empty task subset."""
     seen: dict[bytes, int] = {}
     for offset, mask in enumerate(full_masks):
         number = offset + 2
@@ -227,13 +240,6 @@ def read_hoa(path: Path | str, tasks: Sequence[str] = TASKONOMY_TASKS) -> Perfor
                 f"{seen[key]}; every task subset appears once"
             )
         seen[key] = number
-    half_masks = np.eye(n_tasks, dtype=bool)
-    return PerformanceTable(
-        tasks=tasks,
-        masks=np.vstack([half_masks, full_masks]),
-        losses=np.vstack([np.where(half_masks, half, np.nan), full]),
-        costs=np.concatenate([np.full(n_tasks, HALF_SIZE_COST), np.ones(len(full))]),
-    )
 
 
 def read_table_csv(path: Path | str) -> PerformanceTable:
@@ -289,52 +295,63 @@ def read_table_csv(path: Path | str) -> PerformanceTable:
         raise ValueError(f"{path}: the header {header} has no task column")
     if len(rows) == 1:
         raise ValueError(f"{path}: a header but no network row")
-    columns = {name: index for index, name in enumerate(header)}
     masks, losses, costs = [], [], []
     for number, row in enumerate(rows[1:], 2):
-        where = f"row {number}"
-        if len(row) != len(header):
-            raise ValueError(
-                f"{path}, {where}: {len(row)} cells; accepted: {len(header)}, one per column "
-                f"of the header {header}"
-            )
-        loss = [_parse_loss(row[columns[task]], path, where, task) for task in tasks]
-        mask = ~np.isnan(loss)
-        named = [name.strip() for name in row[columns[CSV_NETWORK_COLUMN]].split(NETWORK_SEPARATOR)]
-        filled = [task for task, member in zip(tasks, mask, strict=True) if member]
-        unknown = sorted(set(named) - set(tasks))
-        if unknown:
-            raise ValueError(
-                f"{path}, {where}, column {CSV_NETWORK_COLUMN!r}: unknown task(s) "
-                f"{', '.join(map(repr, unknown))}; accepted: {', '.join(tasks)} joined by "
-                f"{NETWORK_SEPARATOR!r}"
-            )
-        if sorted(named) != sorted(filled) or len(set(named)) != len(named):
-            raise ValueError(
-                f"{path}, {where}: network {row[columns[CSV_NETWORK_COLUMN]]!r} does not match "
-                f"the tasks with a loss ({', '.join(filled) or 'none'}); a member needs a loss "
-                f"and a non-member a blank cell"
-            )
-        cost = 1.0
-        if CSV_COST_COLUMN in columns and row[columns[CSV_COST_COLUMN]].strip():
-            cost = _parse_number(
-                row[columns[CSV_COST_COLUMN]],
-                path,
-                where,
-                CSV_COST_COLUMN,
-                "a finite non-negative cost, or a blank cell for cost 1",
-            )
-            if cost < 0:
-                raise ValueError(
-                    f"{path}, {where}, column {CSV_COST_COLUMN!r}: cost {cost} is negative; "
-                    f"accepted: a finite non-negative number"
-                )
+        mask, loss, cost = _csv_network(row, number, header, tasks, path)
         masks.append(mask)
         losses.append(loss)
         costs.append(cost)
     return PerformanceTable(
         tasks=tasks, masks=np.array(masks), losses=np.array(losses), costs=np.array(costs)
     )
+
+
+def _csv_network(
+    row: Sequence[str], number: int, header: Sequence[str], tasks: Sequence[str], path: Path
+) -> tuple[np.ndarray, list[float], float]:
+    """The member mask, losses and cost of one network row (file row ``number``) of a CSV table.
+
+    Raises the errors of :func:`read_table_csv` for that row.
+    """
+    columns = {name: index for index, name in enumerate(header)}
+    where = f"row {number}"
+    if len(row) != len(header):
+        raise ValueError(
+            f"{path}, {where}: {len(row)} cells; accepted: {len(header)}, one per column "
+            f"of the header {list(header)}"
+        )
+    loss = [_parse_loss(row[columns[task]], path, where, task) for task in tasks]
+    mask = ~np.isnan(loss)
+    named = [name.strip() for name in row[columns[CSV_NETWORK_COLUMN]].split(NETWORK_SEPARATOR)]
+    filled = [task for task, member in zip(tasks, mask, strict=True) if member]
+    unknown = sorted(set(named) - set(tasks))
+    if unknown:
+        raise ValueError(
+            f"{path}, {where}, column {CSV_NETWORK_COLUMN!r}: unknown task(s) "
+            f"{', '.join(map(repr, unknown))}; accepted: {', '.join(tasks)} joined by "
+            f"{NETWORK_SEPARATOR!r}"
+        )
+    if sorted(named) != sorted(filled) or len(set(named)) != len(named):
+        raise ValueError(
+            f"{path}, {where}: network {row[columns[CSV_NETWORK_COLUMN]]!r} does not match "
+            f"the tasks with a loss ({', '.join(filled) or 'none'}); a member needs a loss "
+            f"and a non-member a blank cell"
+        )
+    cost = 1.0
+    if CSV_COST_COLUMN in columns and row[columns[CSV_COST_COLUMN]].strip():
+        cost = _parse_number(
+            row[columns[CSV_COST_COLUMN]],
+            path,
+            where,
+            CSV_COST_COLUMN,
+            "a finite non-negative cost, or a blank cell for cost 1",
+        )
+        if cost < 0:
+            raise ValueError(
+                f"{path}, {where}, column {CSV_COST_COLUMN!r}: cost {cost} is negative; "
+                f"accepted: a finite non-negative number"
+            )
+    return mask, loss, cost
 
 
 def write_table_csv(table: PerformanceTable, path: Path | str) -> None:

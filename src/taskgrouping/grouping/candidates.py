@@ -85,6 +85,10 @@ def gain_candidates(
     mean (``aggregate="mean"``) or sum (``"sum"``) of ``S[i, j]`` over ``i`` in ``G``,
     ``i != j``; 0 for a task alone.  Summed over the members this is :func:`group_values`.
 
+    It stays one function: most of its length is this docstring and the argument checks, and the
+    enumeration and valuation are kept together so that their floating-point operations stay in
+    one reviewed order.
+
     Parameters
     ----------
     gains

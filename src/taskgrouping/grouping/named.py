@@ -75,6 +75,8 @@ def select_tasks(
     members ``i`` (:func:`~taskgrouping.grouping.gain_candidates`); the exact
     :func:`~taskgrouping.grouping.select` then chooses the networks.
 
+    It stays one function: all but a dozen lines are this docstring and its example.
+
     Parameters
     ----------
     gains

@@ -94,6 +94,10 @@ def random_select(
     cost budget exactly.  All kept networks stay in the selection, including any that serve no
     task better than another.
 
+    It stays one function: most of its length is this docstring, and the draw loop is kept in
+    one piece so that the order of the generator's calls (and so every seeded draw) stays as
+    reviewed.
+
     Parameters
     ----------
     cands

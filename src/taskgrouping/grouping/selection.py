@@ -62,6 +62,9 @@ def select(
     up to 48 s on overlap with 5 networks); it always finishes, ignores ``time_limit_s`` and
     reports gap 0.  Otherwise HiGHS solves the MILP (presolve off, relative gap 0).
 
+    It stays one function: most of its length is this docstring, which states both exact models;
+    the body only builds the model's columns and hands them to one of the two solvers.
+
     Parameters
     ----------
     cands

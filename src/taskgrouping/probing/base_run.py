@@ -131,6 +131,10 @@ def base_run(
     (``train_cfg``'s ``checkpoint_every`` and ``checkpoint_min_seconds``); a checkpoint of the same
     configuration found there is resumed after handing its collected state to ``restore``, and
     the run then continues exactly as if it had not stopped.
+
+    It stays one function: the checkpoint writer, the resume step and the two callbacks share
+    the loop's and the hook's state, and splitting them apart would pass that state around
+    without making the order of saving and resuming any easier to check.
     """
     dev = resolve_device(device)
     loop = TrainingLoop(bench, bench.tasks, train_cfg, seed, device=dev)

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.axes import Axes
 
 from taskgrouping.io import atomic_savefig
 from taskgrouping.report._style import (
@@ -45,6 +46,79 @@ def plot_bench_grouping(bench_csv: Path, out_png: Path) -> None:
     ax.legend(fontsize="small")
     atomic_savefig(fig, out_png, dpi=150, bbox_inches="tight")
     plt.close(fig)
+
+
+def _timing_panel(
+    ax: Axes, part: pd.DataFrame, model: str, methods: dict[str, tuple[str, str, str]]
+) -> None:
+    """Seconds per step of every timed method against ``n`` for one model's ``timing`` rows."""
+    part = part.sort_values("n_tasks")
+    for col, (label, color, marker) in methods.items():
+        ax.plot(part["n_tasks"], part[col], marker=marker, color=color, label=label)
+    ax.set_yscale("log")
+    ax.set_xticks(part["n_tasks"])
+    ax.set_xlabel("number of tasks n (C = n(n+1)/2 combinations)")
+    ax.set_ylabel("seconds per step (median)")
+    threads = ", ".join(str(int(t)) for t in sorted(part["threads"].unique()))
+    ax.set_title(f"{model}: batch {int(part['batch_size'].iloc[0])}, {threads} thread(s)")
+    ax.grid(alpha=0.3, which="both")
+
+
+def _collection_panel(ax: Axes, part: pd.DataFrame, coll_model: str) -> None:
+    """The probing overhead of every collection setting of one problem's ``collection`` rows."""
+    settings = list(dict.fromkeys(part["setting"]))
+    colors = sns.color_palette("tab10", len(settings))
+    for k, setting in enumerate(settings):
+        rows = part[part["setting"] == setting]
+        pct = 100 * rows["overhead_fraction"].to_numpy(float)
+        offsets = np.linspace(-0.15, 0.15, len(pct)) if len(pct) > 1 else np.zeros(1)
+        ax.scatter(k + offsets, pct, color=colors[k], s=18, zorder=3)
+        median = float(np.median(pct))
+        ax.hlines(median, k - 0.3, k + 0.3, color=colors[k], linewidth=2)
+        text = _setting_text(setting, rows, median)
+        ax.annotate(
+            text,
+            (k, pct.max()),
+            xytext=(0, 6),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize="x-small",
+        )
+    ax.axhline(10, color="black", linestyle="--", linewidth=1, label="10% overhead")
+    ax.set_yscale("log")
+    ax.set_ylim(1, 1e5)
+    ax.set_xlim(-0.6, len(settings) - 0.4)
+    ax.set_xticks(range(len(settings)), [s.replace("_", "\n") for s in settings])
+    ax.set_ylabel("probing time / training time (%)")
+    ax.set_title(
+        f"{coll_model}, n = {int(part['n_tasks'].iloc[0])}, "
+        f"{int(part['epochs'].iloc[0])} epochs: {part['seed'].nunique()} seed(s)"
+    )
+    ax.grid(alpha=0.3, axis="y", which="both")
+    ax.legend(fontsize="small", loc="upper right")
+
+
+def _setting_text(setting: str, rows: pd.DataFrame, median: float) -> str:
+    """The annotation of one collection setting (see :func:`plot_bench_probe`)."""
+    text = f"{median:.3g}%"
+    if setting != "full":
+        planted = rows["same_groups_at_planted"].astype(str).str.lower()
+        same = planted == "true"
+        same_all = rows["same_groups_all_budgets"].astype(str).str.lower() == "true"
+        text += f"\nrank {rows['rank_corr_with_full'].median():.2f}\nsame groups:"
+        if planted.isin(["true", "false"]).any():
+            text += f"\n{int(same.sum())}/{len(rows)} at k"
+        text += f"\n{int(same_all.sum())}/{len(rows)} all B"
+        rate = rows.get("same_groups_all_budgets_rate")
+        if rate is not None and rate.notna().any():
+            text += f"\ndraws: {100 * rate.mean():.0f}%"
+    else:
+        halves = rows.get("split_half_same_groups")
+        if halves is not None and halves.notna().any():
+            agree = halves.astype(str).str.lower() == "true"
+            text += f"\nhalves agree:\n{int(agree.sum())}/{len(rows)}"
+    return text
 
 
 def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
@@ -87,16 +161,7 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
         layout="constrained",
     )
     for ax, model in zip(axes[0], models, strict=False):
-        part = timing[timing["model"] == model].sort_values("n_tasks")
-        for col, (label, color, marker) in methods.items():
-            ax.plot(part["n_tasks"], part[col], marker=marker, color=color, label=label)
-        ax.set_yscale("log")
-        ax.set_xticks(part["n_tasks"])
-        ax.set_xlabel("number of tasks n (C = n(n+1)/2 combinations)")
-        ax.set_ylabel("seconds per step (median)")
-        threads = ", ".join(str(int(t)) for t in sorted(part["threads"].unique()))
-        ax.set_title(f"{model}: batch {int(part['batch_size'].iloc[0])}, {threads} thread(s)")
-        ax.grid(alpha=0.3, which="both")
+        _timing_panel(ax, timing[timing["model"] == model], model, methods)
     axes[0][0].legend(fontsize="small")
     coll_models = list(dict.fromkeys(collection["model"])) or [None]
     for panel, coll_model in enumerate(coll_models):
@@ -105,51 +170,5 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
         if part.empty:
             ax.set_axis_off()
             continue
-        settings = list(dict.fromkeys(part["setting"]))
-        colors = sns.color_palette("tab10", len(settings))
-        for k, setting in enumerate(settings):
-            rows = part[part["setting"] == setting]
-            pct = 100 * rows["overhead_fraction"].to_numpy(float)
-            offsets = np.linspace(-0.15, 0.15, len(pct)) if len(pct) > 1 else np.zeros(1)
-            ax.scatter(k + offsets, pct, color=colors[k], s=18, zorder=3)
-            median = float(np.median(pct))
-            ax.hlines(median, k - 0.3, k + 0.3, color=colors[k], linewidth=2)
-            text = f"{median:.3g}%"
-            if setting != "full":
-                planted = rows["same_groups_at_planted"].astype(str).str.lower()
-                same = planted == "true"
-                same_all = rows["same_groups_all_budgets"].astype(str).str.lower() == "true"
-                text += f"\nrank {rows['rank_corr_with_full'].median():.2f}\nsame groups:"
-                if planted.isin(["true", "false"]).any():
-                    text += f"\n{int(same.sum())}/{len(rows)} at k"
-                text += f"\n{int(same_all.sum())}/{len(rows)} all B"
-                rate = rows.get("same_groups_all_budgets_rate")
-                if rate is not None and rate.notna().any():
-                    text += f"\ndraws: {100 * rate.mean():.0f}%"
-            else:
-                halves = rows.get("split_half_same_groups")
-                if halves is not None and halves.notna().any():
-                    agree = halves.astype(str).str.lower() == "true"
-                    text += f"\nhalves agree:\n{int(agree.sum())}/{len(rows)}"
-            ax.annotate(
-                text,
-                (k, pct.max()),
-                xytext=(0, 6),
-                textcoords="offset points",
-                ha="center",
-                va="bottom",
-                fontsize="x-small",
-            )
-        ax.axhline(10, color="black", linestyle="--", linewidth=1, label="10% overhead")
-        ax.set_yscale("log")
-        ax.set_ylim(1, 1e5)
-        ax.set_xlim(-0.6, len(settings) - 0.4)
-        ax.set_xticks(range(len(settings)), [s.replace("_", "\n") for s in settings])
-        ax.set_ylabel("probing time / training time (%)")
-        ax.set_title(
-            f"{coll_model}, n = {int(part['n_tasks'].iloc[0])}, "
-            f"{int(part['epochs'].iloc[0])} epochs: {part['seed'].nunique()} seed(s)"
-        )
-        ax.grid(alpha=0.3, axis="y", which="both")
-        ax.legend(fontsize="small", loc="upper right")
+        _collection_panel(ax, part, coll_model)
     _save(fig, Path(out_png))

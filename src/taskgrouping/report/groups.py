@@ -8,6 +8,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
+from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap, to_rgb
 
 from taskgrouping.report._style import (
@@ -54,6 +55,60 @@ def _load_group_json(path: Path) -> dict:
     return data
 
 
+def _group_rows(
+    group_jsons: list[Path], tasks: list[str], truth_json: Path | None
+) -> list[tuple[str, list[int]]]:
+    """The (label, group codes) rows of :func:`plot_groups`, planted first; raises its errors for
+    the files."""
+    entries: dict[tuple[str, int], tuple[str, list[int]]] = {}
+    for path in group_jsons:
+        path = Path(path)
+        data = _load_group_json(path)
+        for key in ("method", "budget", "groups"):
+            if key not in data:
+                raise ValueError(f"{path}: missing field {key!r}")
+        method, budget = data["method"], data["budget"]
+        if not isinstance(method, str) or isinstance(budget, bool) or not isinstance(budget, int):
+            raise ValueError(
+                f"{path}: 'method' must be a string and 'budget' an integer, "
+                f"got {method!r} and {budget!r}"
+            )
+        if (method, budget) in entries:
+            raise ValueError(f"{path}: duplicate grouping for method {method!r}, budget {budget}")
+        label = f"{method}, B={budget}" + (" (draw 0)" if "draws" in data else "")
+        entries[(method, budget)] = (label, _group_codes(data["groups"], tasks, path))
+
+    rows: list[tuple[str, list[int]]] = []
+    if truth_json is not None:
+        truth = _load_group_json(Path(truth_json))
+        if "groups" not in truth:
+            raise ValueError(f"{truth_json}: missing field 'groups'")
+        codes = _group_codes(truth["groups"], tasks, Path(truth_json))
+        rows.append((f"planted, B={max(codes)}", codes))
+    for key in sorted(entries, key=lambda k: (_method_sort_key(k[0]), k[1])):
+        rows.append(entries[key])
+    return rows
+
+
+def _label_cells(ax: Axes, grid: np.ndarray, colors: list) -> None:
+    """Write every cell's group number on ``ax``, black or white after the cell's luminance."""
+    n_rows, n_cols = grid.shape
+    for r in range(n_rows):
+        for c in range(n_cols):
+            code = int(grid[r, c])
+            red, green, blue = to_rgb(colors[code - 1])
+            luminance = 0.299 * red + 0.587 * green + 0.114 * blue
+            ax.text(
+                c,
+                r,
+                str(code),
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="black" if luminance > 0.5 else "white",
+            )
+
+
 def plot_groups(
     group_jsons: list[Path],
     tasks: list[str],
@@ -97,34 +152,7 @@ def plot_groups(
     if not group_jsons:
         raise ValueError("plot_groups: no group JSON files given")
 
-    entries: dict[tuple[str, int], tuple[str, list[int]]] = {}
-    for path in group_jsons:
-        path = Path(path)
-        data = _load_group_json(path)
-        for key in ("method", "budget", "groups"):
-            if key not in data:
-                raise ValueError(f"{path}: missing field {key!r}")
-        method, budget = data["method"], data["budget"]
-        if not isinstance(method, str) or isinstance(budget, bool) or not isinstance(budget, int):
-            raise ValueError(
-                f"{path}: 'method' must be a string and 'budget' an integer, "
-                f"got {method!r} and {budget!r}"
-            )
-        if (method, budget) in entries:
-            raise ValueError(f"{path}: duplicate grouping for method {method!r}, budget {budget}")
-        label = f"{method}, B={budget}" + (" (draw 0)" if "draws" in data else "")
-        entries[(method, budget)] = (label, _group_codes(data["groups"], tasks, path))
-
-    rows: list[tuple[str, list[int]]] = []
-    if truth_json is not None:
-        truth = _load_group_json(Path(truth_json))
-        if "groups" not in truth:
-            raise ValueError(f"{truth_json}: missing field 'groups'")
-        codes = _group_codes(truth["groups"], tasks, Path(truth_json))
-        rows.append((f"planted, B={max(codes)}", codes))
-    for key in sorted(entries, key=lambda k: (_method_sort_key(k[0]), k[1])):
-        rows.append(entries[key])
-
+    rows = _group_rows(group_jsons, tasks, truth_json)
     labels = [label for label, _ in rows]
     grid = np.array([codes for _, codes in rows], dtype=int)
     n_colors = int(grid.max())
@@ -142,20 +170,7 @@ def plot_groups(
     ax.imshow(
         grid, cmap=cmap, vmin=0.5, vmax=n_colors + 0.5, aspect="auto", interpolation="nearest"
     )
-    for r in range(n_rows):
-        for c in range(n_cols):
-            code = int(grid[r, c])
-            red, green, blue = to_rgb(colors[code - 1])
-            luminance = 0.299 * red + 0.587 * green + 0.114 * blue
-            ax.text(
-                c,
-                r,
-                str(code),
-                ha="center",
-                va="center",
-                fontsize=9,
-                color="black" if luminance > 0.5 else "white",
-            )
+    _label_cells(ax, grid, colors)
     ax.set_xticks(range(n_cols), labels=tasks, rotation=45, ha="right", rotation_mode="anchor")
     ax.set_yticks(range(n_rows), labels=labels)
     ax.set_xticks(np.arange(-0.5, n_cols), minor=True)

@@ -63,6 +63,45 @@ _LATEX_CAPTION = (
 )
 
 
+def _aggregate_totals(df: pd.DataFrame) -> pd.DataFrame:
+    """The rows of :func:`write_totals_tables` from the validated ``totals.csv`` rows ``df``."""
+    grouped = df.groupby(_TABLE_KEY, sort=False)
+    agg = grouped.agg(
+        n_draws=("draw", "nunique"),
+        n_seeds=("seed", "nunique"),
+        n_runs=("draw", "size"),
+        total_val=("total_val", "mean"),
+        total_test_mean=("total_test", "mean"),
+        total_test_std=("total_test", "std"),
+        delta_m_pct_mean=("delta_m_pct", "mean"),
+        delta_m_pct_std=("delta_m_pct", "std"),
+    ).reset_index()
+    single = agg["n_runs"] == 1
+    agg.loc[single, ["total_test_std", "delta_m_pct_std"]] = 0.0
+    method_order = pd.CategoricalDtype(_ordered_methods(agg["method"]), ordered=True)
+    agg = agg.sort_values(
+        _TABLE_KEY,
+        key=lambda col: col.astype(method_order) if col.name == "method" else col,
+        ignore_index=True,
+    )
+    agg = agg[
+        [
+            "benchmark",
+            "method",
+            "budget",
+            "n_draws",
+            "n_seeds",
+            "n_runs",
+            "total_val",
+            "total_test_mean",
+            "total_test_std",
+            "delta_m_pct_mean",
+            "delta_m_pct_std",
+        ]
+    ]
+    return agg
+
+
 def write_totals_tables(
     totals_csv: Path, out_csv: Path, out_md: Path, out_tex: Path
 ) -> pd.DataFrame:
@@ -98,40 +137,7 @@ def write_totals_tables(
         budget, draw or seed, or a duplicate (benchmark, method, budget, draw, seed) row.
     """
     df = _read_totals(Path(totals_csv))
-    grouped = df.groupby(_TABLE_KEY, sort=False)
-    agg = grouped.agg(
-        n_draws=("draw", "nunique"),
-        n_seeds=("seed", "nunique"),
-        n_runs=("draw", "size"),
-        total_val=("total_val", "mean"),
-        total_test_mean=("total_test", "mean"),
-        total_test_std=("total_test", "std"),
-        delta_m_pct_mean=("delta_m_pct", "mean"),
-        delta_m_pct_std=("delta_m_pct", "std"),
-    ).reset_index()
-    single = agg["n_runs"] == 1
-    agg.loc[single, ["total_test_std", "delta_m_pct_std"]] = 0.0
-    method_order = pd.CategoricalDtype(_ordered_methods(agg["method"]), ordered=True)
-    agg = agg.sort_values(
-        _TABLE_KEY,
-        key=lambda col: col.astype(method_order) if col.name == "method" else col,
-        ignore_index=True,
-    )
-    agg = agg[
-        [
-            "benchmark",
-            "method",
-            "budget",
-            "n_draws",
-            "n_seeds",
-            "n_runs",
-            "total_val",
-            "total_test_mean",
-            "total_test_std",
-            "delta_m_pct_mean",
-            "delta_m_pct_std",
-        ]
-    ]
+    agg = _aggregate_totals(df)
 
     atomic_write_csv(out_csv, agg)
 

@@ -322,6 +322,10 @@ def train_group(
     the lowest validation total (sum over the group's tasks of the evaluation metric) is kept, so
     a single unlucky initialisation does not decide how good a group is.
 
+    It stays one function: about half of it is this docstring, and the restart loop with its
+    checkpoint handling is kept in one piece because its order of saves and removals is what
+    makes a resumed run match an uninterrupted one.
+
     Parameters
     ----------
     bench, splits

@@ -17,12 +17,10 @@ from taskgrouping.harness.bench_probe import (
     COLLECTION_COLUMNS,
     DEFAULT_GRID,
     TIMING_COLUMNS,
-    median_times,
-    partitions,
     run_bench,
-    time_probing,
-    timing_problem,
 )
+from taskgrouping.harness.probe_collection import partitions
+from taskgrouping.harness.probe_timing import median_times, time_probing, timing_problem
 from taskgrouping.harness.stages import bench_probe
 from taskgrouping.probing import window_probe_step
 from taskgrouping.report import plot_bench_probe
@@ -196,7 +194,7 @@ def test_rule_is_in_the_workflow(tmp_path: Path) -> None:
 def test_ett_collection_is_skipped_without_data(tmp_path: Path) -> None:
     import yaml
 
-    from taskgrouping.harness.bench_probe import DEFAULT_GRID, compare_collection
+    from taskgrouping.harness.probe_collection import compare_collection
 
     preset = yaml.safe_load((ROOT / "workflow/presets/ett-cpu.yaml").read_text())
     preset["ett"].update(download=False, data_dir=str(tmp_path))
