@@ -14,7 +14,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-import yaml
 
 from taskgrouping import plugins
 from taskgrouping.benchmarks import REGISTRY, get_benchmark
@@ -27,6 +26,7 @@ from taskgrouping.config import (
     tasks_of,
     validate_config,
 )
+from tests.helpers.sine import run_workflow, tiny_sine_block
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "plugins"
@@ -284,31 +284,9 @@ def test_tiny_workflow_run_with_the_example_plugin(tmp_path: Path) -> None:
         "plugins": ["my_plugins/sine_tasks.py:SineTasks"],
         "benchmarks": ["sine"],
         "methods": ["stl", "mtl", "exhaustive", "ours"],
-        "sine": {
-            "tasks": tasks,
-            "n_train": 64,
-            "n_val": 64,
-            "n_test": 64,
-            "budgets": [1, 2],
-            "model": {"hidden": 8},
-            "train": {
-                "optimizer": "adam",
-                "lr": 1e-2,
-                "max_epochs": 2,
-                "restarts": 1,
-                "patience": 0,
-                "checkpoint_every": 0,
-            },
-            "probe": {"epochs": 1, "every": 2, "seeds": [0]},
-        },
+        "sine": tiny_sine_block(tasks),
     }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    cmd = ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
-    env = {k: v for k, v in os.environ.items() if k != plugins.PLUGINS_ENV}
-    proc = subprocess.run(
-        [*cmd, "--cores", "1"], capture_output=True, text=True, timeout=300, env=env
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_workflow(tmp_path, cfg)
     results = tmp_path / "results" / "sine"
     totals = pd.read_csv(results / "totals.csv")
     assert set(totals.method) == {"stl", "mtl", "exhaustive", "ours"}

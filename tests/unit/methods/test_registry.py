@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 from taskgrouping import plugins
 from taskgrouping.config import ConfigError, validate_config
@@ -31,6 +30,7 @@ from taskgrouping.methods import (
 from taskgrouping.methods import registry as registry_module
 from taskgrouping.report import _style as render
 from taskgrouping.workflow.group import select_groups
+from tests.helpers.sine import run_workflow, tiny_sine_block
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILTINS = ["stl", "mtl", "random", "exhaustive", "ours", "tag"]
@@ -62,6 +62,9 @@ class Chunks(Method):
 @pytest.fixture(autouse=True)
 def _fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with the built-in methods only and no plug-in loaded or exported."""
+    # The registry loads its built-ins once, on first use: load them into the real registry
+    # before the copy, so that no test leaves an empty registry behind.
+    registry_module._load_builtins()
     monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
     monkeypatch.setattr(plugins, "_LOADED", {})
     monkeypatch.setenv(plugins.PLUGINS_ENV, "[]")
@@ -257,31 +260,9 @@ def test_tiny_workflow_run_with_a_plugin_method(tmp_path: Path) -> None:
         ],
         "benchmarks": ["sine"],
         "methods": ["stl", "mtl", "chunks"],
-        "sine": {
-            "tasks": tasks,
-            "n_train": 64,
-            "n_val": 64,
-            "n_test": 64,
-            "budgets": [1, 2],
-            "model": {"hidden": 8},
-            "train": {
-                "optimizer": "adam",
-                "lr": 1e-2,
-                "max_epochs": 2,
-                "restarts": 1,
-                "patience": 0,
-                "checkpoint_every": 0,
-            },
-            "probe": {"epochs": 1, "every": 2, "seeds": [0]},
-        },
+        "sine": tiny_sine_block(tasks),
     }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
-    cmd = ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
-    env = {k: v for k, v in os.environ.items() if k != plugins.PLUGINS_ENV}
-    proc = subprocess.run(
-        [*cmd, "--cores", "1"], capture_output=True, text=True, timeout=300, env=env
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_workflow(tmp_path, cfg)
     results = tmp_path / "results" / "sine"
     chosen = json.loads((results / "groups" / "chunks" / "budget2.json").read_text())
     assert chosen["groups"] == [["sin1", "cos1"], ["sin2"]]
