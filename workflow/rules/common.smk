@@ -67,6 +67,15 @@ def data_params(bench):
     return params
 
 
+def interface_params(bench):
+    """What the interface check depends on: the data keys and the network's shape."""
+    return {
+        k: v
+        for k, v in config[bench].items()
+        if k not in ("train", "probe", "budgets", *SOURCE_KEYS)
+    }
+
+
 def train_params(bench):
     """What a group network depends on: data, model and training recipe (not the list of
     training seeds: the seed of one network is its wildcard)."""

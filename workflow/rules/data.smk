@@ -35,3 +35,26 @@ rule prepare_data_with_truth:
         data=lambda wc: data_params(wc.bench),
     script:
         "../scripts/prepare_data.py"
+
+
+# The benchmark's model, losses and metrics run once on a few examples before any training or
+# probing job starts, so that a plug-in's mistake stops here with one line naming the method.
+rule check_interface:
+    input:
+        data="results/{bench}/data/data.npz",
+    output:
+        "results/{bench}/data/interface.json",
+    log:
+        "logs/check_interface/{bench}.log",
+    benchmark:
+        "benchmarks/check_interface/{bench}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    params:
+        bench=lambda wc: interface_params(wc.bench),
+    script:
+        "../scripts/check_interface.py"

@@ -1,6 +1,7 @@
 rule probe_base:
     input:
         data="results/{bench}/data/data.npz",
+        interface="results/{bench}/data/interface.json",
     output:
         points="results/{bench}/probe/seed{seed}/points.pt",
         stats="results/{bench}/probe/seed{seed}/base.json",
@@ -24,6 +25,7 @@ rule probe_base:
 rule probe_points:
     input:
         data="results/{bench}/data/data.npz",
+        interface="results/{bench}/data/interface.json",
         points="results/{bench}/probe/seed{seed}/points.pt",
     output:
         "results/{bench}/probe/seed{seed}/{estimator}/shard{shard}of{shards}.csv",

@@ -1,6 +1,7 @@
 rule train_group:
     input:
         data="results/{bench}/data/data.npz",
+        interface="results/{bench}/data/interface.json",
     output:
         metrics="results/{bench}/train/{group}/seed{seed}/metrics.json",
     log:

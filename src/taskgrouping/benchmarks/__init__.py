@@ -1,12 +1,25 @@
-"""Benchmark plug-ins, looked up by name."""
+"""Benchmark plug-ins, looked up by name, and the data splits they hand over.
+
+A benchmark (:class:`Benchmark`) gives its tasks, a data stage, its splits as
+:class:`DataSplit` (:class:`Split` in memory, :class:`DatasetSplit` streamed from files,
+:class:`GeneratedSplit` made from a seed), a model builder, its per-task losses and metrics.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from taskgrouping.benchmarks.base import Benchmark, Split
+from taskgrouping.benchmarks.base import Benchmark
 from taskgrouping.benchmarks.celeba import CelebABenchmark
+from taskgrouping.benchmarks.data import (
+    Batch,
+    DatasetSplit,
+    DataSplit,
+    GeneratedSplit,
+    Split,
+    batch_to,
+)
 from taskgrouping.benchmarks.ett import ETTBenchmark
 from taskgrouping.benchmarks.synthetic import SyntheticBenchmark
 
@@ -36,10 +49,15 @@ def get_benchmark(name: str, params: Mapping[str, Any]) -> Benchmark:
 
 __all__ = [
     "REGISTRY",
+    "Batch",
     "Benchmark",
     "CelebABenchmark",
+    "DataSplit",
+    "DatasetSplit",
     "ETTBenchmark",
+    "GeneratedSplit",
     "Split",
     "SyntheticBenchmark",
+    "batch_to",
     "get_benchmark",
 ]

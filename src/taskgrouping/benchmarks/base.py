@@ -1,65 +1,28 @@
 """The benchmark plug-in interface.
 
 A benchmark supplies everything task-specific: its task names, a data stage that writes the data
-to disk, a loader for the train/validation/test splits, a model builder (shared encoder + one head
-per task) and the per-task loss and evaluation metric. Everything else (probing, grouping,
-training, evaluation) is generic and lives outside the plug-in.
+to disk, the train/validation/test splits as :class:`~taskgrouping.benchmarks.data.DataSplit`
+(held in memory, streamed from files, or generated from a seed), a model builder returning any
+``nn.Module``, the per-task losses of a batch and the per-task metrics. Everything else
+(probing, grouping, training, evaluation) is generic and lives outside the plug-in.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from taskgrouping.models import MultiTaskNet
+from taskgrouping.benchmarks.data import Batch, DataSplit, Split
 
 SPLITS = ("train", "val", "test")
 
-
-@dataclass(frozen=True)
-class Split:
-    """One data split held in memory.
-
-    Attributes
-    ----------
-    x
-        Inputs, first dimension = samples.
-    y
-        Targets of every task of the benchmark, shape ``(samples, n_tasks, *target_shape)``:
-        ``(samples, n_tasks)`` for scalar targets, ``(samples, n_tasks, pred_len)`` for
-        forecasts; ``y[:, k]`` belongs to the benchmark's ``k``-th task.
-
-    Either tensor may be a strided view (overlapping sliding windows of one series); indexing a
-    batch copies only that batch.
-    """
-
-    x: torch.Tensor
-    y: torch.Tensor
-
-    def __post_init__(self) -> None:
-        if self.x.shape[0] != self.y.shape[0]:
-            raise ValueError(
-                f"inputs have {self.x.shape[0]} samples but targets have {self.y.shape[0]}"
-            )
-
-    def __len__(self) -> int:
-        return int(self.x.shape[0])
-
-    def batches(
-        self, batch_size: int, *, generator: torch.Generator | None = None
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield minibatches; shuffled with ``generator`` when one is given, in order otherwise."""
-        n = len(self)
-        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            yield self.x[idx], self.y[idx]
+__all__ = ["SPLITS", "Benchmark", "DataSplit", "Split"]
 
 
 class Benchmark(ABC):
@@ -67,9 +30,18 @@ class Benchmark(ABC):
 
     A subclass implements :attr:`tasks`, :meth:`prepare`, :meth:`load` and :meth:`build_model`,
     sets :attr:`name` and, outside the package, declares its config keys in
-    :attr:`config_schema`; :meth:`loss` and :meth:`metric_sums` default to the mean squared
-    error. The constructor only stores the block: it must stay cheap (no data access), because
-    the config layer builds a benchmark to learn its tasks (:meth:`tasks_from_config`).
+    :attr:`config_schema`.
+
+    How a batch becomes losses and metrics is the benchmark's: :meth:`task_losses` and
+    :meth:`batch_metric_sums`. Their defaults fit batches ``(x, y)`` of a :class:`Split` and a
+    model called as ``model(x, tasks) -> {task: prediction}`` (a
+    :class:`~taskgrouping.models.MultiTaskNet`): task ``t`` is scored on :meth:`target`
+    ``(y, t)`` by :meth:`loss` and :meth:`metric_sums`, which default to the mean squared error.
+    Override :meth:`task_losses` and :meth:`batch_metric_sums` for any other batch or model
+    (per-task inputs, a generated problem with a reinforcement-learning loss...).
+
+    The constructor only stores the block: it must stay cheap (no data access), because the
+    config layer builds a benchmark to learn its tasks (:meth:`tasks_from_config`).
 
     Parameters
     ----------
@@ -127,12 +99,59 @@ class Benchmark(ABC):
         """
 
     @abstractmethod
-    def load(self, data_dir: Path) -> dict[str, Split]:
-        """Load the ``train``, ``val`` and ``test`` splits written by :meth:`prepare`."""
+    def load(self, data_dir: Path) -> Mapping[str, DataSplit]:
+        """The ``train``, ``val`` and ``test`` splits of the data :meth:`prepare` wrote.
+
+        Must stay cheap: a streamed split opens its files here and reads them per batch.
+        """
 
     @abstractmethod
-    def build_model(self, tasks: Sequence[str]) -> MultiTaskNet:
-        """A freshly initialised network with one head per task in ``tasks``."""
+    def build_model(self, tasks: Sequence[str]) -> nn.Module:
+        """A freshly initialised network for the tasks ``tasks`` (any ``nn.Module`` that
+        :meth:`task_losses` can call)."""
+
+    def task_losses(
+        self, model: nn.Module, batch: Batch, tasks: Sequence[str]
+    ) -> dict[str, torch.Tensor]:
+        """One scalar training loss per task of ``tasks`` on ``batch`` (already on the model's
+        device), still attached to the graph.
+
+        Default: ``batch = (x, y)``, one forward ``model(x, tasks)`` and task ``t``'s loss
+        ``loss(out[t], target(y, t))``.
+        """
+        x, y = batch
+        out = model(x, tasks)
+        return {t: self.loss(out[t], self.target(y, t)) for t in tasks}
+
+    def batch_metric_sums(
+        self, model: nn.Module, batch: Batch, tasks: Sequence[str], *, extras: bool = True
+    ) -> dict[str, dict[str, torch.Tensor]]:
+        """Sums over the examples of ``batch`` of each task's metrics (lower is better).
+
+        Returns ``{"metric": {task: sum}, <extra name>: {task: sum}, ...}``: the evaluation
+        metric that selection and scoring use, and (with ``extras``) further metrics to report.
+        A split's metric is the sum over its batches divided by its number of examples. Called
+        without gradients, in evaluation mode. Default: ``batch = (x, y)`` and
+        :meth:`metric_sums` / :meth:`extra_metric_sums` of ``model(x, tasks)[t]`` against
+        :meth:`target`.
+        """
+        x, y = batch
+        out = model(x, tasks)
+        sums: dict[str, dict[str, torch.Tensor]] = {"metric": {}}
+        for t in tasks:
+            target = self.target(y, t)
+            sums["metric"][t] = self.metric_sums(out[t], target)
+            if extras:
+                for name, value in self.extra_metric_sums(out[t], target).items():
+                    sums.setdefault(name, {})[t] = value
+        return sums
+
+    def target(self, y: Any, task: str) -> Any:
+        """Task ``task``'s targets in a batch's ``y``: ``y[task]`` for a dict of per-task
+        targets, else column :meth:`task_index` of one tensor of all tasks."""
+        if isinstance(y, Mapping):
+            return y[task]
+        return y[:, self.task_index(task)]
 
     def task_index(self, task: str) -> int:
         """Column of ``task`` in the targets; raises naming the task and the known ones."""
@@ -144,7 +163,8 @@ class Benchmark(ABC):
             ) from None
 
     def loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Training loss of one task on a batch (mean squared error unless overridden)."""
+        """Training loss of one task on a batch (mean squared error unless overridden); used
+        by the default :meth:`task_losses`."""
         return F.mse_loss(pred.reshape(target.shape), target)
 
     def metric_sums(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -31,8 +31,11 @@ The data stage decodes and resizes every image once and writes ``data.npz``: unc
 ``x_<split>`` (uint8, ``images x 3 x size x size``), ``attr_<split>`` (uint8 0/1, ``images x
 40``) and ``files_<split>`` per split, streamed to disk a chunk at a time so that preparing the
 data never holds more than one chunk of images. At 64x64 the full dataset is 202,599 x 12,288
-bytes = 2.5 GB on disk and in the memory of every job that loads it (the training images alone
-are 2.0 GB); the images stay uint8 in memory and each batch is converted to float by the encoder.
+bytes = 2.5 GB on disk. Jobs stream the images from that file: each split is a
+:class:`~taskgrouping.benchmarks.data.DatasetSplit` over a read-only memory map of its stored
+``x_<split>`` member (:func:`npz_memmap`), read through a ``DataLoader`` a batch at a time, so no
+job holds the images in memory (only the 40 attributes per image, 8 MB in all); batches stay
+uint8 and are converted to float by the encoder.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from taskgrouping.benchmarks.base import SPLITS, Benchmark, Split
+from taskgrouping.benchmarks.base import SPLITS, Benchmark
+from taskgrouping.benchmarks.data import DatasetSplit
 from taskgrouping.config import CELEBA_ATTRIBUTES, celeba_tasks
 from taskgrouping.io import atomic_write_json, atomic_writer
 from taskgrouping.models import MultiTaskNet
@@ -241,6 +245,57 @@ def write_images(
         raise ValueError(f"{name}: {written} images written, {n} announced")
 
 
+def npz_memmap(path: Path, name: str) -> np.memmap:
+    """A read-only memory map of the array ``name`` stored (uncompressed) in the ``.npz`` file
+    ``path``.
+
+    :func:`numpy.load` cannot map a member of an archive (its ``mmap_mode`` is ignored for
+    ``.npz``), so this finds the member's data in the file: the zip's local header, then the
+    ``.npy`` header, then the raw C-order data.
+    """
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo(f"{name}.npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        raise ValueError(f"{path}: member {name}.npy is compressed and cannot be memory-mapped")
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        local = fh.read(30)
+        if local[:4] != b"PK\x03\x04":
+            raise ValueError(f"{path}: no zip local header for member {name}.npy")
+        name_len = int.from_bytes(local[26:28], "little")
+        extra_len = int.from_bytes(local[28:30], "little")
+        fh.seek(info.header_offset + 30 + name_len + extra_len)
+        version = np.lib.format.read_magic(fh)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(fh)
+        offset = fh.tell()
+    if fortran:
+        raise ValueError(f"{path}: member {name}.npy is in Fortran order")
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="C")
+
+
+class ImageDataset(torch.utils.data.Dataset):
+    """Images of one split read from a memory map, with their in-memory targets.
+
+    Example ``i`` is ``(x[i], y[i])``: the uint8 image (copied out of the map) and its targets.
+    """
+
+    def __init__(self, images: np.ndarray, targets: torch.Tensor) -> None:
+        if len(images) != len(targets):
+            raise ValueError(f"{len(images)} images but {len(targets)} target rows")
+        self.images, self.targets = images, targets
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(np.array(self.images[i])), self.targets[i]
+
+
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions with batch norm and an identity shortcut (TAG's ``ResBlock``)."""
 
@@ -367,7 +422,8 @@ class CelebABenchmark(Benchmark):
         atomic_write_json(data_dir / "tasks.json", {"tasks": self.tasks})
         log.info("CelebA from %s: %s images (train/val/test)", root, counts)
 
-    def load(self, data_dir: Path) -> dict[str, Split]:
+    def load(self, data_dir: Path) -> dict[str, DatasetSplit]:
+        """Each split streamed from ``data.npz`` (images memory-mapped, attributes in memory)."""
         path = data_dir / "data.npz"
         if not path.exists():
             raise FileNotFoundError(f"celeba data {path} is missing; run the data stage first")
@@ -379,13 +435,12 @@ class CelebABenchmark(Benchmark):
                     f"{self.image_size}; run the data stage again"
                 )
             columns = [list(z["attributes"]).index(t) for t in self.tasks]
-            return {
-                s: Split(
-                    torch.from_numpy(z[f"x_{s}"]),
-                    torch.from_numpy(z[f"attr_{s}"][:, columns].astype(np.float32)),
-                )
-                for s in SPLITS
+            targets = {
+                s: torch.from_numpy(z[f"attr_{s}"][:, columns].astype(np.float32)) for s in SPLITS
             }
+        return {
+            s: DatasetSplit(ImageDataset(npz_memmap(path, f"x_{s}"), targets[s])) for s in SPLITS
+        }
 
     def build_model(self, tasks: Sequence[str]) -> MultiTaskNet:
         m = self.params.get("model", {})

@@ -123,7 +123,7 @@ def mtl_step(
     from taskgrouping.training import task_losses
 
     model.train()
-    losses = task_losses(model, bench, x, y, tasks)
+    losses = task_losses(model, bench, (x, y), tasks)
     optimizer.zero_grad(set_to_none=True)
     losses.sum().backward()
     optimizer.step()
@@ -146,7 +146,7 @@ def floor_step(
     encoder = [p for p in model.encoder.parameters() if p.requires_grad]
     with preserved_buffers(model):
         model.train()
-        losses = task_losses(model, bench, x, y, tasks)
+        losses = task_losses(model, bench, (x, y), tasks)
         for k, task in enumerate(tasks):
             head = [p for p in model.heads[task].parameters() if p.requires_grad]
             torch.autograd.grad(losses[k], encoder + head, retain_graph=k < len(tasks) - 1)

@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from taskgrouping.benchmarks.base import Benchmark, Split
-from taskgrouping.models import MultiTaskNet
+from taskgrouping.benchmarks.base import Benchmark
+from taskgrouping.benchmarks.data import DataSplit
 from taskgrouping.probing.options import POSITIONS, ProbeOptions
 from taskgrouping.probing.points import (
     BaseRunStats,
@@ -63,12 +63,12 @@ class _PointHook:
 
     def __init__(
         self,
-        splits: Mapping[str, Split],
+        splits: Mapping[str, DataSplit],
         options: ProbeOptions,
         seed: int,
         n_tasks: int,
         batch_size: int,
-        on_point: Callable[[ProbePoint, MultiTaskNet, torch.optim.Optimizer], None],
+        on_point: Callable[[ProbePoint, torch.nn.Module, torch.optim.Optimizer], None],
     ) -> None:
         self.splits, self.options, self.seed = splits, options, seed
         self.n_tasks, self.batch_size, self.on_point = n_tasks, batch_size, on_point
@@ -80,7 +80,7 @@ class _PointHook:
         step: int,
         epoch: int,
         batch: torch.Tensor,
-        model: MultiTaskNet,
+        model: torch.nn.Module,
         optimizer: torch.optim.Optimizer,
     ) -> None:
         window = step // self.options.every
@@ -106,11 +106,11 @@ class _PointHook:
 
 def base_run(
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     train_cfg: Mapping[str, Any],
     options: ProbeOptions,
     seed: int,
-    on_point: Callable[[ProbePoint, MultiTaskNet, torch.optim.Optimizer], None],
+    on_point: Callable[[ProbePoint, torch.nn.Module, torch.optim.Optimizer], None],
     *,
     device: str | torch.device = "cpu",
     checkpoint: Path | str | None = None,
@@ -119,10 +119,11 @@ def base_run(
 ) -> BaseRunStats:
     """Train one network on all tasks for ``options.epochs``, calling ``on_point`` at probe steps.
 
-    The network trains through :class:`taskgrouping.training.TrainingLoop` (sum of the task
-    losses, no early stopping) on ``device`` in float32; batch order and sampling stay on CPU
-    generators. ``on_point`` runs just before the real training step on the same batch and must
-    not change the model or optimizer (the probe functions don't). The sampled pairs and the
+    The network trains through :class:`taskgrouping.training.TrainingLoop` (with the update
+    rule ``train_cfg['update']``, the sum of the task losses by default; no early stopping) on
+    ``device`` in float32; batch order and sampling stay on CPU generators. ``on_point`` runs
+    just before the real training step on the same batch and must not change the model or
+    optimizer (the probe functions don't). The sampled pairs and the
     held-out batch of a point depend only on ``seed`` and the step, so any consumer sees the same
     points.
 
@@ -137,7 +138,9 @@ def base_run(
     without making the order of saving and resuming any easier to check.
     """
     dev = resolve_device(device)
-    loop = TrainingLoop(bench, bench.tasks, train_cfg, seed, device=dev)
+    loop = TrainingLoop(
+        bench, bench.tasks, train_cfg, seed, device=dev, update=train_cfg.get("update", "sum")
+    )
     hook = _PointHook(
         splits, options, seed, len(bench.tasks), int(train_cfg["batch_size"]), on_point
     )

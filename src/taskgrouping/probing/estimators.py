@@ -13,14 +13,18 @@
   Adam, whose step is not linear in the gradient.
 
 All three use the gradients of every task on the shared encoder at the current parameters, one
-backward pass per task.
+backward pass per task. They need to know which parameters are shared, so they take a model
+with a shared ``encoder`` and per-task ``heads`` (a :class:`~taskgrouping.models.MultiTaskNet`)
+and batches ``(x, y)``; the exact lookahead takes any model and batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
+from torch import nn
 from torch.func import functional_call
 
 from taskgrouping.benchmarks.base import Benchmark
@@ -28,8 +32,24 @@ from taskgrouping.models import MultiTaskNet
 from taskgrouping.training import task_losses
 
 
+def require_encoder_and_heads(model: torch.nn.Module, batch: Any, estimator: str) -> None:
+    """Raise one line naming ``estimator`` unless ``model`` has a shared ``encoder`` and
+    per-task ``heads`` and ``batch`` is ``(x, y)``."""
+    if not (hasattr(model, "encoder") and isinstance(getattr(model, "heads", None), nn.ModuleDict)):
+        raise TypeError(
+            f"estimator {estimator!r} needs a model with a shared 'encoder' and per-task 'heads' "
+            f"(a MultiTaskNet), and {type(model).__name__} has not; use estimator 'exact', "
+            "which takes any model"
+        )
+    if not (isinstance(batch, tuple | list) and len(batch) == 2):
+        raise TypeError(
+            f"estimator {estimator!r} needs batches (x, y), got a {type(batch).__name__}; use "
+            "estimator 'exact', which takes any batch"
+        )
+
+
 def shared_gradients(
-    model: MultiTaskNet, bench: Benchmark, x: torch.Tensor, y: torch.Tensor, tasks: Sequence[str]
+    model: MultiTaskNet, bench: Benchmark, batch: Any, tasks: Sequence[str]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each task's loss and its gradient on the shared encoder, flattened.
 
@@ -40,16 +60,16 @@ def shared_gradients(
     grads
         Shape ``(n, p)``: row ``k`` is task ``k``'s gradient over the ``p`` encoder parameters.
     """
-    losses, grads, _ = _gradients(model, bench, x, y, tasks)
+    losses, grads, _ = _gradients(model, bench, batch, tasks)
     return losses, grads
 
 
 def _gradients(
-    model: MultiTaskNet, bench: Benchmark, x: torch.Tensor, y: torch.Tensor, tasks: Sequence[str]
+    model: MultiTaskNet, bench: Benchmark, batch: Any, tasks: Sequence[str]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """:func:`shared_gradients` plus each task's squared gradient norm on its own head."""
     params = [p for p in model.encoder.parameters() if p.requires_grad]
-    losses = task_losses(model, bench, x, y, tasks)
+    losses = task_losses(model, bench, batch, tasks)
     rows, head_sq = [], []
     for k, task in enumerate(tasks):
         head = [p for p in model.heads[task].parameters() if p.requires_grad]
@@ -68,14 +88,14 @@ def _gradients(
 def tag_affinity_step(
     model: MultiTaskNet,
     bench: Benchmark,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    batch: Any,
     tasks: Sequence[str],
     lr: float,
 ) -> torch.Tensor:
     """TAG's inter-task affinity ``Z[i, j]`` at one step (row ``i`` source, column ``j`` target)."""
     tasks = list(tasks)
-    before, grads = shared_gradients(model, bench, x, y, tasks)
+    x, y = batch
+    before, grads = shared_gradients(model, bench, batch, tasks)
     names = [n for n, p in model.encoder.named_parameters() if p.requires_grad]
     current = dict(model.encoder.named_parameters())
     shapes = [current[n].shape for n in names]
@@ -90,16 +110,16 @@ def tag_affinity_step(
             }
             rep = functional_call(model.encoder, stepped, (x,))
             for j, t in enumerate(tasks):
-                after = bench.loss(model.heads[t](rep), y[:, bench.task_index(t)])
+                after = bench.loss(model.heads[t](rep), bench.target(y, t))
                 z[i, j] = 1 - after / before[j]
     return z
 
 
 def tag_cosine_step(
-    model: MultiTaskNet, bench: Benchmark, x: torch.Tensor, y: torch.Tensor, tasks: Sequence[str]
+    model: MultiTaskNet, bench: Benchmark, batch: Any, tasks: Sequence[str]
 ) -> torch.Tensor:
     """Cosine similarity of the tasks' shared-parameter gradients at one step."""
-    _, grads = shared_gradients(model, bench, x, y, tasks)
+    _, grads = shared_gradients(model, bench, batch, tasks)
     unit = grads / grads.norm(dim=1, keepdim=True).clamp_min(torch.finfo(grads.dtype).tiny)
     return unit @ unit.T
 
@@ -107,8 +127,7 @@ def tag_cosine_step(
 def first_order_gains_step(
     model: MultiTaskNet,
     bench: Benchmark,
-    x: torch.Tensor,
-    y: torch.Tensor,
+    batch: Any,
     tasks: Sequence[str],
     lr: float,
     reference: str = "single",
@@ -122,7 +141,7 @@ def first_order_gains_step(
     """
     if reference not in ("single", "doubled"):
         raise ValueError(f"reference {reference!r} is not one of ['single', 'doubled']")
-    losses, grads, head_sq = _gradients(model, bench, x, y, tasks)
+    losses, grads, head_sq = _gradients(model, bench, batch, tasks)
     inner = grads @ grads.T
     if reference == "doubled":
         inner = inner - (inner.diagonal() + head_sq).unsqueeze(0)

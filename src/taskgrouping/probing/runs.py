@@ -13,8 +13,8 @@ from typing import Any
 import pandas as pd
 import torch
 
-from taskgrouping.benchmarks.base import Benchmark, Split
-from taskgrouping.models import MultiTaskNet
+from taskgrouping.benchmarks.base import Benchmark
+from taskgrouping.benchmarks.data import DataSplit, batch_to
 from taskgrouping.probing.aggregate import (
     STEP_GAIN_COLUMNS,
     aggregate_records,
@@ -24,6 +24,7 @@ from taskgrouping.probing.base_run import base_run, window_probe_step
 from taskgrouping.probing.engines import benchmark_task_losses, lookahead_losses, preserved_buffers
 from taskgrouping.probing.estimators import (
     first_order_gains_step,
+    require_encoder_and_heads,
     tag_affinity_step,
     tag_cosine_step,
 )
@@ -56,10 +57,10 @@ log = logging.getLogger(__name__)
 
 def probe_point(
     point: ProbePoint,
-    model: MultiTaskNet,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     options: ProbeOptions,
     combos: Sequence[Combo] | None = None,
 ) -> list[tuple[int, int, str, str, float, float]]:
@@ -70,11 +71,10 @@ def probe_point(
     if not combos:
         return []
     dev = model_device(model)
-    x, y = splits["train"].x[point.batch].to(dev), splits["train"].y[point.batch].to(dev)
+    batch = batch_to(splits["train"].fetch(point.batch), dev)
     measure = None
     if point.heldout is not None:
-        val = splits["val"]
-        measure = (val.x[point.heldout].to(dev), val.y[point.heldout].to(dev))
+        measure = batch_to(splits["val"].fetch(point.heldout), dev)
     rng = torch.get_rng_state()
     torch.set_rng_state(point.rng_state)
     try:
@@ -82,7 +82,7 @@ def probe_point(
             model,
             optimizer,
             benchmark_task_losses(bench),
-            (x, y),
+            batch,
             tasks,
             combos,
             engine=options.engine,
@@ -103,9 +103,9 @@ def probe_point(
 
 def estimate_point(
     point: ProbePoint,
-    model: MultiTaskNet,
+    model: torch.nn.Module,
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     options: ProbeOptions,
     lr: float,
 ) -> list[tuple[int, int, str, str, float]]:
@@ -116,22 +116,22 @@ def estimate_point(
     (absolute: ``L_j - L_j(after)``). ``tag_cosine``: gradient cosine similarity.
     """
     tasks = bench.tasks
-    dev = model_device(model)
-    x, y = splits["train"].x[point.batch].to(dev), splits["train"].y[point.batch].to(dev)
+    batch = batch_to(splits["train"].fetch(point.batch), model_device(model))
+    require_encoder_and_heads(model, batch, options.estimator)
     with preserved_buffers(model):
         model.train()
         if options.estimator == "first_order":
-            m = first_order_gains_step(model, bench, x, y, tasks, lr, options.reference)
+            m = first_order_gains_step(model, bench, batch, tasks, lr, options.reference)
             if options.normalise == "absolute":
-                losses = task_losses(model, bench, x, y, tasks).detach()
+                losses = task_losses(model, bench, batch, tasks).detach()
                 m = m * losses.to(m.dtype).unsqueeze(0)
         elif options.estimator == "tag":
-            m = tag_affinity_step(model, bench, x, y, tasks, lr)
+            m = tag_affinity_step(model, bench, batch, tasks, lr)
             if options.normalise == "absolute":
-                losses = task_losses(model, bench, x, y, tasks).detach()
+                losses = task_losses(model, bench, batch, tasks).detach()
                 m = m * losses.to(m.dtype).unsqueeze(0)
         elif options.estimator == "tag_cosine":
-            m = tag_cosine_step(model, bench, x, y, tasks)
+            m = tag_cosine_step(model, bench, batch, tasks)
         else:
             raise ValueError(f"estimator {options.estimator!r} is not gradient-based")
     m = m.detach().double().cpu().numpy()
@@ -143,7 +143,7 @@ def estimate_point(
 
 def run_probe(
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     train_cfg: Mapping[str, Any],
     probe_cfg: Mapping[str, Any] | ProbeOptions,
     seed: int,
@@ -159,7 +159,7 @@ def run_probe(
 
 def probe_in_process(
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     train_cfg: Mapping[str, Any],
     probe_cfg: Mapping[str, Any] | ProbeOptions,
     seed: int,
@@ -170,7 +170,7 @@ def probe_in_process(
     )
     rows: list[tuple[Any, ...]] = []
 
-    def on_point(point: ProbePoint, model: MultiTaskNet, opt: torch.optim.Optimizer) -> None:
+    def on_point(point: ProbePoint, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
         if options.estimator == "exact":
             rows.extend(probe_point(point, model, opt, bench, splits, options))
         else:
@@ -233,7 +233,7 @@ def lazy_records(
 
 def save_points(
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     train_cfg: Mapping[str, Any],
     options: ProbeOptions,
     seed: int,
@@ -252,7 +252,7 @@ def save_points(
 
     points: list[dict[str, Any]] = []
 
-    def on_point(point: ProbePoint, model: MultiTaskNet, opt: torch.optim.Optimizer) -> None:
+    def on_point(point: ProbePoint, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
         points.append(
             {
                 "step": point.step,
@@ -313,7 +313,7 @@ def load_points(path: Path | str, tasks: Sequence[str]) -> list[ProbePoint]:
 
 def probe_saved(
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     train_cfg: Mapping[str, Any],
     options: ProbeOptions,
     points: Sequence[ProbePoint],

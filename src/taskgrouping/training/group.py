@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from taskgrouping.benchmarks.base import Benchmark, Split
+from taskgrouping.benchmarks.base import Benchmark
+from taskgrouping.benchmarks.data import DataSplit
 from taskgrouping.io import atomic_write_json
 from taskgrouping.training.checkpoint import (
     CheckpointWriter,
@@ -117,7 +118,7 @@ class _RunOutcome:
 
 def _train_once(
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     tasks: list[str],
     key: str,
     cfg: Mapping[str, Any],
@@ -305,7 +306,7 @@ class _Progress:
 
 def train_group(
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     tasks: Sequence[str],
     cfg: Mapping[str, Any],
     seed: int,
@@ -397,7 +398,7 @@ def train_group(
 
 def _result(
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     tasks: list[str],
     key: str,
     cfg: Mapping[str, Any],
@@ -429,7 +430,7 @@ def _result(
 
 def train_to_file(
     bench: Benchmark,
-    splits: Mapping[str, Split],
+    splits: Mapping[str, DataSplit],
     tasks: Sequence[str],
     cfg: Mapping[str, Any],
     seed: int,

@@ -20,17 +20,18 @@ from typing import Any
 
 import torch
 
-from taskgrouping.benchmarks.base import Benchmark, Split
-from taskgrouping.models import MultiTaskNet
+from taskgrouping.benchmarks.base import Benchmark
+from taskgrouping.benchmarks.data import Batch, DataSplit, batch_to, chunked
 from taskgrouping.training.losses import check_finite, task_losses
 from taskgrouping.training.optim import make_optimizer, set_epoch_lr
 from taskgrouping.training.update import LossUpdate, get_update
 
-StepHook = Callable[[int, int, torch.Tensor, MultiTaskNet, torch.optim.Optimizer], None]
-"""Called as ``hook(step, epoch, batch, model, optimizer)`` just before each training step.
+StepHook = Callable[[int, int, torch.Tensor, torch.nn.Module, torch.optim.Optimizer], None]
+"""Called as ``hook(step, epoch, indices, model, optimizer)`` just before each training step.
 
-``batch`` holds the indices of the step's examples in the training split. The hook must leave
-the model, the optimizer and the global RNG state as it found them.
+``indices`` are the step's examples in the training split (what
+:meth:`~taskgrouping.benchmarks.data.DataSplit.fetch` turns back into the batch). The hook must
+leave the model, the optimizer and the global RNG state as it found them.
 """
 
 
@@ -46,7 +47,7 @@ class EarlyStopping:
         How many epochs without a new best are tolerated; one more ends the run.
     """
 
-    def __init__(self, validate: Callable[[MultiTaskNet], float], patience: int) -> None:
+    def __init__(self, validate: Callable[[torch.nn.Module], float], patience: int) -> None:
         self.validate = validate
         self.patience = int(patience)
         self.best_val = math.inf
@@ -55,7 +56,7 @@ class EarlyStopping:
         self.since_best = 0
         self.last_val = math.nan
 
-    def observe(self, epoch: int, model: MultiTaskNet) -> None:
+    def observe(self, epoch: int, model: torch.nn.Module) -> None:
         """Validate ``model`` after ``epoch`` and keep a copy of its weights if they are best.
 
         Parameters
@@ -187,7 +188,7 @@ class TrainingLoop:
 
     def run(
         self,
-        train: Split,
+        train: DataSplit,
         epochs: int,
         *,
         on_step: StepHook | None = None,
@@ -227,8 +228,9 @@ class TrainingLoop:
             if on_epoch is not None:
                 on_epoch(epoch)
 
-    def train_epoch(self, train: Split, epoch: int, on_step: StepHook | None = None) -> None:
-        """One pass over ``train`` in an order drawn from the batch-order generator.
+    def train_epoch(self, train: DataSplit, epoch: int, on_step: StepHook | None = None) -> None:
+        """One pass over ``train`` in an order drawn from the batch-order generator
+        (:meth:`~taskgrouping.benchmarks.data.DataSplit.epoch_order`).
 
         Parameters
         ----------
@@ -241,28 +243,26 @@ class TrainingLoop:
         """
         self.model.train()
         set_epoch_lr(self.optimizer, self.cfg, epoch)
-        batch_size = int(self.cfg["batch_size"])
-        order = torch.randperm(len(train), generator=self.generator)
-        for start in range(0, len(train), batch_size):
-            idx = order[start : start + batch_size]
+        chunks = chunked(train.epoch_order(self.generator), int(self.cfg["batch_size"]))
+        for idx, batch in zip(chunks, train.iter_batches(chunks), strict=True):
             if on_step is not None:
                 on_step(self.step, epoch, idx, self.model, self.optimizer)
             t0 = time.perf_counter()
-            self.train_step(train.x[idx], train.y[idx])
+            self.train_step(batch)
             self.train_seconds += time.perf_counter() - t0
         self.epoch = epoch
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
-        """One update on the batch ``(x, y)``; raises :class:`NonFiniteLoss` on a bad loss.
+    def train_step(self, batch: Batch) -> None:
+        """One update on ``batch``; raises :class:`NonFiniteLoss` on a bad loss.
 
         Parameters
         ----------
-        x, y
-            The batch's inputs and targets, on any device.
+        batch
+            A batch of the training split, on any device (moved to the loop's).
         """
-        x, y = x.to(self.device), y.to(self.device)
+        batch = batch_to(batch, self.device, non_blocking=True)
         with _autocast(self.device, self.dtype):
-            losses = task_losses(self.model, self.bench, x, y, self.tasks)
+            losses = task_losses(self.model, self.bench, batch, self.tasks)
         check_finite(losses, self.tasks, self.step, self.key)
         self.update.step(losses, self.tasks, self.model, self.optimizer, self.scaler)
         self.step += 1

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import torch
 
-from taskgrouping.benchmarks.base import Benchmark, Split
-from taskgrouping.models import MultiTaskNet
+from taskgrouping.benchmarks.base import Benchmark
+from taskgrouping.benchmarks.data import DataSplit, batch_to
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -29,9 +29,9 @@ def model_device(model: torch.nn.Module) -> torch.device:
 
 @torch.no_grad()
 def split_metrics(
-    model: MultiTaskNet,
+    model: torch.nn.Module,
     bench: Benchmark,
-    split: Split,
+    split: DataSplit,
     tasks: Sequence[str],
     batch_size: int,
     *,
@@ -39,8 +39,10 @@ def split_metrics(
 ) -> dict[str, dict[str, float]]:
     """Means over a whole split of the evaluation metric and of the benchmark's extra metrics.
 
-    Batches are moved to the model's device; the sums are accumulated there in float64. The
-    model is evaluated in eval mode and left in the mode it had.
+    Each batch's sums come from the benchmark's
+    :meth:`~taskgrouping.benchmarks.Benchmark.batch_metric_sums`; batches are moved to the
+    model's device and the sums accumulated there in float64, then divided by the split's number
+    of examples. The model is evaluated in eval mode and left in the mode it had.
 
     Parameters
     ----------
@@ -68,18 +70,19 @@ def split_metrics(
     sums: dict[str, torch.Tensor] = {
         "metric": torch.zeros(len(tasks), dtype=torch.float64, device=device)
     }
-    for x, y in split.batches(batch_size):
-        x, y = x.to(device), y.to(device)
-        out = model(x, tasks)
-        for k, t in enumerate(tasks):
-            target = y[:, bench.task_index(t)]
-            sums["metric"][k] += bench.metric_sums(out[t], target).double()
-            if extras:
-                for name, value in bench.extra_metric_sums(out[t], target).items():
-                    sums.setdefault(
-                        name, torch.zeros(len(tasks), dtype=torch.float64, device=device)
+    for batch in split.batches(batch_size):
+        batch_sums = bench.batch_metric_sums(
+            model, batch_to(batch, device, non_blocking=True), tasks, extras=extras
+        )
+        for name, per_task in batch_sums.items():
+            if name not in sums:
+                sums[name] = torch.zeros(len(tasks), dtype=torch.float64, device=device)
+            for k, t in enumerate(tasks):
+                if t not in per_task:
+                    raise ValueError(
+                        f"{type(bench).__name__}.batch_metric_sums gave no {name!r} for task {t!r}"
                     )
-                    sums[name][k] += value.double()
+                sums[name][k] += per_task[t].double()
     model.train(was_training)
     return {
         name: {t: float(total[k]) / len(split) for k, t in enumerate(tasks)}
@@ -88,7 +91,11 @@ def split_metrics(
 
 
 def evaluate(
-    model: MultiTaskNet, bench: Benchmark, split: Split, tasks: Sequence[str], batch_size: int
+    model: torch.nn.Module,
+    bench: Benchmark,
+    split: DataSplit,
+    tasks: Sequence[str],
+    batch_size: int,
 ) -> dict[str, float]:
     """Mean evaluation metric of every task in ``tasks`` over a whole split.
 

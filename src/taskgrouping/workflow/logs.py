@@ -55,13 +55,17 @@ def logged(log_path: Path | str | None) -> Iterator[None]:
 def torch_setup(threads: int, device: str = "cpu") -> torch.device:
     """Deterministic torch on ``threads`` CPU threads (the rule's ``threads``); returns the torch
     device that the config value ``device`` (auto, cpu, cuda) names.
+
+    Streamed splits read with ``threads - 1`` loader workers, into pinned memory on a GPU.
     """
     import torch
 
+    from taskgrouping.benchmarks.data import set_loader_defaults
     from taskgrouping.training import resolve_device, setup_determinism
 
     torch.set_num_threads(max(1, int(threads)))
     dev = resolve_device(device)
     setup_determinism(dev)
+    set_loader_defaults(num_workers=max(0, int(threads) - 1), pin_memory=dev.type == "cuda")
     log.info("torch device: %s", dev)
     return dev

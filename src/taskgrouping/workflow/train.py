@@ -52,5 +52,6 @@ def train_network(
         out_json,
         device=dev,
         amp=amp,
+        update=params["train"].get("update", "sum"),
     )
     log.info("group %s: best epoch %d, val %s", group, result.best_epoch, result.val)

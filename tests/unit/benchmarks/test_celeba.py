@@ -29,6 +29,7 @@ from taskgrouping.benchmarks.celeba import (
     CelebAEncoder,
     DataSourceError,
 )
+from taskgrouping.benchmarks.data import DatasetSplit, chunked
 from taskgrouping.config import (
     CELEBA_ATTRIBUTES,
     CELEBA_PAPER_TASKS,
@@ -164,14 +165,38 @@ def test_prepare_and_load_follow_the_official_partition(tmp_path: Path, fixture_
         assert files[split] == [f"{i:06d}.jpg" for i in expected]
         s = splits[split]
         assert len(s) == len(expected)
-        assert s.x.dtype == torch.uint8 and tuple(s.x.shape[1:]) == (3, 64, 64)
-        assert s.y.dtype == torch.float32 and tuple(s.y.shape[1:]) == (3,)
+        # streamed: the images stay in the file, mapped read-only, never loaded as a whole
+        assert isinstance(s, DatasetSplit) and isinstance(s.dataset.images, np.memmap)
+        x, y = s.fetch(torch.arange(len(s)))
+        assert x.dtype == torch.uint8 and tuple(x.shape[1:]) == (3, 64, 64)
+        assert y.dtype == torch.float32 and tuple(y.shape[1:]) == (3,)
+        with np.load(out / "data.npz") as z:
+            np.testing.assert_array_equal(x.numpy(), z[f"x_{split}"])
         for row, i in enumerate(expected):
             # flat colours survive JPEG and resizing up to rounding
-            mean = s.x[row].double().mean(dim=(1, 2)).numpy()
+            mean = x[row].double().mean(dim=(1, 2)).numpy()
             np.testing.assert_allclose(mean, colour_of(i), atol=3)
             labels = [(attribute_of(i, k) + 1) // 2 for k in columns]
-            assert s.y[row].tolist() == labels
+            assert y[row].tolist() == labels
+
+
+@needs_torchvision
+def test_streamed_batches_through_loader_workers_equal_direct_reads(
+    tmp_path: Path, fixture_root
+) -> None:
+    root, md5 = fixture_root
+    bench = CelebABenchmark(celeba_block(local_path=str(root), md5=md5, image_size=16))
+    bench.prepare(tmp_path)
+    train = bench.load(tmp_path)["train"]
+    chunks = chunked(train.epoch_order(torch.Generator().manual_seed(3)), 5)
+    rng = torch.get_rng_state()
+    for workers in (0, 2):
+        streamed = DatasetSplit(train.dataset, num_workers=workers)
+        for idx, (x, y) in zip(chunks, streamed.iter_batches(chunks), strict=True):
+            want_x, want_y = train.fetch(idx)
+            assert torch.equal(x, want_x) and torch.equal(y, want_y)
+    # reading never draws from the global RNG (dropout masks stay those of an in-memory run)
+    assert torch.equal(torch.get_rng_state(), rng)
 
 
 @needs_torchvision
@@ -183,9 +208,10 @@ def test_max_images_keeps_the_first_images_of_each_split(tmp_path: Path, fixture
     bench.prepare(tmp_path)
     splits = bench.load(tmp_path)
     assert {s: len(v) for s, v in splits.items()} == {"train": 3, "val": 3, "test": 3}
-    assert tuple(splits["val"].x.shape[1:]) == (3, 16, 16)
+    val_x, _ = splits["val"].fetch(torch.arange(3))
+    assert tuple(val_x.shape[1:]) == (3, 16, 16)
     first_val = next(i for i in range(1, N_IMAGES + 1) if partition_of(i) == 1)
-    mean = splits["val"].x[0].double().mean(dim=(1, 2)).numpy()
+    mean = val_x[0].double().mean(dim=(1, 2)).numpy()
     np.testing.assert_allclose(mean, colour_of(first_val), atol=3)
     other = CelebABenchmark(celeba_block(local_path=str(root), md5=md5, image_size=32))
     with pytest.raises(ValueError, match=r"holds 16x16 images, but celeba.image_size = 32"):
@@ -340,7 +366,7 @@ def test_heads_and_loss_variants(loss: str) -> None:
     out = model(x)
     width = 2 if loss == "softmax" else 1
     assert {t: tuple(v.shape) for t, v in out.items()} == {t: (6, width) for t in bench.tasks[:2]}
-    losses = task_losses(model, bench, x, y, bench.tasks[:2])
+    losses = task_losses(model, bench, (x, y), bench.tasks[:2])
     for k, t in enumerate(bench.tasks[:2]):
         if loss == "softmax":
             expected = F.cross_entropy(out[t], y[:, k].long())

@@ -311,7 +311,7 @@ def test_metric_is_the_mse_over_windows_and_horizon_and_mae_is_reported(
         assert scores["mae"][t] == pytest.approx(mae, rel=1e-5)
     assert evaluate(model, bench, val, bench.tasks, 1000) == scores["metric"]
     x, y = val.x[:8], val.y[:8]
-    losses = task_losses(model, bench, x, y, bench.tasks)
+    losses = task_losses(model, bench, (x, y), bench.tasks)
     for k, t in enumerate(bench.tasks):
         assert losses[k].item() == pytest.approx(
             torch.nn.functional.mse_loss(out[t][:8], y[:, k]).item(), rel=1e-5

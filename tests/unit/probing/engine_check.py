@@ -29,7 +29,7 @@ def assert_fast_equals_sequential(
     """
     for _ in range(2):
         opt.zero_grad(set_to_none=True)
-        task_losses(model, bench, x, y, bench.tasks).sum().backward()
+        task_losses(model, bench, (x, y), bench.tasks).sum().backward()
         opt.step()
     tasks = bench.tasks
     losses = benchmark_task_losses(bench)

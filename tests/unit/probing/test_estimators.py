@@ -26,7 +26,7 @@ def test_tag_affinity_equals_hand_computation() -> None:
     bench = _Linear({})
     model = bench.build_model(["a", "b"])
     w, h = _state(model)
-    z = tag_affinity_step(model, bench, X, Y, ["a", "b"], lr=0.1).numpy()
+    z = tag_affinity_step(model, bench, (X, Y), ["a", "b"], lr=0.1).numpy()
     before = _hand_losses(w, h)
     for i, src in enumerate("ab"):
         g_w, _ = _hand_grads(w, h, src)
@@ -41,7 +41,7 @@ def test_cosine_variant_equals_hand_computation() -> None:
     w, h = _state(model)
     ga, _ = _hand_grads(w, h, "a")
     gb, _ = _hand_grads(w, h, "b")
-    cos = tag_cosine_step(model, bench, X, Y, ["a", "b"]).numpy()
+    cos = tag_cosine_step(model, bench, (X, Y), ["a", "b"]).numpy()
     assert cos[0, 1] == pytest.approx(ga @ gb / np.linalg.norm(ga) / np.linalg.norm(gb), rel=1e-5)
     assert cos[0, 0] == pytest.approx(1.0, rel=1e-6)
 
@@ -72,7 +72,7 @@ def test_first_order_estimate_matches_exact_gains_as_lr_shrinks(
                 reference,
             )
             approx = first_order_gains_step(
-                model, bench, X.double(), Y.double(), ["a", "b"], lr, reference
+                model, bench, (X.double(), Y.double()), ["a", "b"], lr, reference
             )
             errors.append(np.abs(approx.numpy() - exact).max() / np.abs(exact).max())
         # The relative error is O(lr): ten times smaller step, about ten times smaller error.

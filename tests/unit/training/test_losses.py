@@ -25,6 +25,6 @@ def test_task_losses_follow_the_order_of_the_tasks() -> None:
     train = bench.generate()[0]["train"]
     model = bench.build_model(bench.tasks)
     x, y = train.x[:8], train.y[:8]
-    forward = task_losses(model, bench, x, y, ["t0", "t2"])
-    backward = task_losses(model, bench, x, y, ["t2", "t0"])
+    forward = task_losses(model, bench, (x, y), ["t0", "t2"])
+    backward = task_losses(model, bench, (x, y), ["t2", "t0"])
     assert forward.shape == (2,) and torch.equal(forward, backward.flip(0))

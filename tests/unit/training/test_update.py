@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import pytest
 import torch
+import yaml
 
 import taskgrouping.training.update as update_module
 from taskgrouping.benchmarks import get_benchmark
@@ -21,6 +22,7 @@ from taskgrouping.training import (
     train_group,
 )
 from tests.conftest import small_synthetic
+from tests.helpers.sine import ROOT
 
 
 @pytest.fixture
@@ -65,7 +67,7 @@ def _by_hand(bench, train, tasks, cfg, seed: int, weights: Sequence[float]) -> t
     gen = torch.Generator().manual_seed(seed)
     model.train()
     for x, y in train.batches(int(cfg["batch_size"]), generator=gen):
-        losses = task_losses(model, bench, x, y, tasks)
+        losses = task_losses(model, bench, (x, y), tasks)
         optimizer.zero_grad(set_to_none=True)
         (losses * torch.tensor(weights)).sum().backward()
         optimizer.step()
@@ -126,3 +128,14 @@ def test_registry_refuses_unknown_duplicate_and_nameless_rules(registry) -> None
     with pytest.raises(ValueError, match="update class Nameless has no name"):
         register_update(Nameless)
     assert register_update(SumUpdate) is SumUpdate  # registering the same class again is harmless
+
+
+def test_the_config_accepts_exactly_the_registered_updates() -> None:
+    from taskgrouping.config import ConfigError, validate_config
+
+    schema = yaml.safe_load((ROOT / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    train = schema["$defs"]["train"]["properties"]
+    assert train["update"]["enum"] == sorted(update_module.UPDATES)
+    assert validate_config({})["synthetic"]["train"]["update"] == "sum"
+    with pytest.raises(ConfigError, match="pcgrad"):
+        validate_config({"synthetic": {"train": {"update": "pcgrad"}}})

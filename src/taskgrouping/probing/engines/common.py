@@ -8,7 +8,6 @@ inside the model: which parameters a task moves is found by autograd.
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -16,22 +15,20 @@ import numpy as np
 import torch
 
 from taskgrouping.benchmarks.base import Benchmark
+from taskgrouping.training.losses import stacked_losses
 
 #: ``task_losses(model, batch)``: one scalar loss per task name.
 TaskLosses = Callable[[torch.nn.Module, Any], Mapping[str, torch.Tensor]]
 
 
-def benchmark_task_losses(bench: Benchmark) -> TaskLosses:
-    """The ``task_losses`` of a benchmark's :class:`~taskgrouping.models.MultiTaskNet`.
+def benchmark_task_losses(bench: Benchmark, tasks: Sequence[str] | None = None) -> TaskLosses:
+    """The probe's ``task_losses`` of a benchmark: its
+    :meth:`~taskgrouping.benchmarks.Benchmark.task_losses` of ``tasks`` (default: all), the
+    training step's losses, on a batch of one of its splits."""
+    names = list(bench.tasks if tasks is None else tasks)
 
-    ``batch`` is ``(x, y)``: every head predicts from one forward, task ``t``'s loss is
-    ``bench.loss(model(x)[t], y[:, bench.task_index(t)])`` (the training step's losses).
-    """
-
-    def task_losses(model: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> dict:
-        x, y = batch
-        out = model(x, bench.tasks)
-        return {t: bench.loss(out[t], y[:, bench.task_index(t)]) for t in bench.tasks}
+    def task_losses(model: torch.nn.Module, batch: Any) -> Mapping[str, torch.Tensor]:
+        return bench.task_losses(model, batch, names)
 
     return task_losses
 
@@ -58,35 +55,6 @@ def train_mode(model: torch.nn.Module, train: bool) -> Iterator[None]:
     finally:
         for m, was in zip(model.modules(), modes, strict=True):
             m.training = was
-
-
-def stacked_losses(
-    losses: Mapping[str, torch.Tensor], tasks: Sequence[str], *, check: bool = False
-) -> torch.Tensor:
-    """The losses of ``tasks`` as one vector in task order.
-
-    Raises naming the task when ``losses`` lacks a task or a loss is not a scalar; with
-    ``check`` also when a loss is not finite.
-    """
-    if not isinstance(losses, Mapping):
-        raise TypeError(
-            f"task_losses must return a mapping from task name to loss, got {type(losses).__name__}"
-        )
-    missing = [t for t in tasks if t not in losses]
-    if missing:
-        raise ValueError(
-            f"task_losses returned no loss for task {missing[0]!r} (it returned {list(losses)})"
-        )
-    for t in tasks:
-        if not isinstance(losses[t], torch.Tensor) or losses[t].numel() != 1:
-            raise ValueError(f"the loss of task {t!r} must be a scalar tensor, got {losses[t]!r}")
-    vector = torch.stack([losses[t].reshape(()) for t in tasks])
-    if check:
-        values = vector.detach().double().cpu().tolist()
-        for t, v in zip(tasks, values, strict=True):
-            if not math.isfinite(v):
-                raise ValueError(f"the loss of task {t!r} is {v} (not finite) at the probed state")
-    return vector
 
 
 def no_parameter_message(task: str) -> str:
