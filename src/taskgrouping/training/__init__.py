@@ -49,6 +49,7 @@ from taskgrouping.training.update import (
     SumUpdate,
     get_update,
     register_update,
+    registered_updates,
 )
 
 __all__ = [
@@ -81,6 +82,7 @@ __all__ = [
     "model_device",
     "probe_run_seed",
     "register_update",
+    "registered_updates",
     "remove_checkpoint",
     "resolve_device",
     "restart_seed",

@@ -22,7 +22,7 @@ import torch
 
 from taskgrouping.benchmarks.base import Benchmark
 from taskgrouping.benchmarks.data import Batch, DataSplit, batch_to, chunked
-from taskgrouping.training.losses import check_finite, task_losses
+from taskgrouping.training.losses import check_finite, stacked_losses
 from taskgrouping.training.optim import make_optimizer, set_epoch_lr
 from taskgrouping.training.update import LossUpdate, get_update
 
@@ -262,8 +262,11 @@ class TrainingLoop:
         """
         batch = batch_to(batch, self.device, non_blocking=True)
         with _autocast(self.device, self.dtype):
-            losses = task_losses(self.model, self.bench, batch, self.tasks)
+            per_task = self.bench.task_losses(self.model, batch, self.tasks)
+            losses = stacked_losses(per_task, self.tasks)
         check_finite(losses, self.tasks, self.step, self.key)
+        if self.update.separate_losses:
+            losses = tuple(per_task[t].reshape(()) for t in self.tasks)
         self.update.step(losses, self.tasks, self.model, self.optimizer, self.scaler)
         self.step += 1
 

@@ -32,6 +32,11 @@ class LossUpdate(ABC):
     #: The rule's name in the registry.
     name: ClassVar[str]
 
+    #: Whether :meth:`step` gets the task losses as a tuple of separate scalars (each with its
+    #: own graph, so that a task's gradient reaches only the parameters its loss uses) instead
+    #: of one stacked vector, whose every entry reaches every task's parameters with zeros.
+    separate_losses: ClassVar[bool] = False
+
     @abstractmethod
     def step(
         self,
@@ -46,7 +51,8 @@ class LossUpdate(ABC):
         Parameters
         ----------
         losses
-            The batch's losses, a vector in the order of ``tasks``, still attached to the graph.
+            The batch's losses in the order of ``tasks``, still attached to the graph: a vector,
+            or a tuple of scalars when :attr:`separate_losses` is set.
         tasks
             The tasks of the trained network.
         model
@@ -80,6 +86,18 @@ def register_update(cls: _U) -> _U:
     return cls
 
 
+def _load_builtins() -> None:
+    """Register the built-in rules that need TorchJD (imported on first use, not with the
+    training loop)."""
+    import taskgrouping.training.aggregators  # noqa: F401
+
+
+def registered_updates() -> list[str]:
+    """The names of every registered update rule (built-in and added), sorted."""
+    _load_builtins()
+    return sorted(UPDATES)
+
+
 def get_update(name: str | LossUpdate) -> LossUpdate:
     """A new instance of the update rule named ``name`` (an instance is returned as it is).
 
@@ -95,6 +113,7 @@ def get_update(name: str | LossUpdate) -> LossUpdate:
     """
     if isinstance(name, LossUpdate):
         return name
+    _load_builtins()
     if name not in UPDATES:
         raise ValueError(f"unknown update {name!r}; accepted: {sorted(UPDATES)}")
     return UPDATES[name]()
