@@ -168,7 +168,7 @@ def first_order_step(
 
     with preserved_buffers(model):
         model.train()
-        first_order_gains_step(model, bench, x, y, tasks, lr)
+        first_order_gains_step(model, bench, (x, y), tasks, lr)
 
 
 def time_probing(model_name: str, n_tasks: int, grid: Mapping[str, Any]) -> dict[str, Any]:
