@@ -14,6 +14,7 @@ os.environ.update(
 from taskgrouping.config import (
     ConfigError,
     budgets_of,
+    unknown_key_origin,
     has_planted_truth,
     tasks_of as _config_tasks,
     validate_config,
@@ -24,7 +25,7 @@ from taskgrouping.plugins import export_plugins
 try:
     _validated = validate_config(config)
 except ConfigError as err:
-    sys.exit(f"config error: {err}")
+    sys.exit(f"config error: {err}{unknown_key_origin(err, workflow.configfiles)}")
 config.clear()
 config.update(_validated)
 # Jobs run in processes of their own: they find the config's benchmark and method plug-ins there.

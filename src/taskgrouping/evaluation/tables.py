@@ -377,7 +377,9 @@ def table_candidates(table: PerformanceTable) -> Candidates:
     Values are the measured losses, so select with ``maximize=False``; candidate ``r`` is
     network ``r`` of the table.
     """
-    return Candidates(masks=table.masks, values=table.losses, costs=table.costs)
+    return Candidates(
+        masks=table.masks, values=table.losses, costs=table.costs, tasks=tuple(table.tasks)
+    )
 
 
 def score_selection(
