@@ -137,7 +137,7 @@ def read_gain_matrix(path: Path | str, tasks: Sequence[str] | None = None) -> pd
     for kind, names in (("column", list(frame.columns)), ("row", list(frame.index))):
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
-            raise ValueError(f"gain matrix {path} names task {twice[0]!r} in two {kind}s")
+            raise ValueError(f"gain matrix {path} has duplicate task {twice[0]!r} in its {kind}s")
     if tasks is None:
         frame = _rows_in_column_order(frame, path)
         tasks = list(frame.columns)

@@ -61,6 +61,6 @@ def test_gain_matrix_rows_are_put_in_the_columns_order(tmp_path: Path) -> None:
     gains = read_gain_matrix(path)
     assert list(gains.index) == list(gains.columns) == ["a", "b"]
     assert gains.to_numpy().tolist() == [[0.0, 2.0], [1.0, 0.0]]
-    with pytest.raises(ValueError, match=r"duplicate task names"):
+    with pytest.raises(ValueError, match=r"duplicate task 'a' in its"):
         pd.DataFrame(np.zeros((2, 2)), index=["a", "a"], columns=["a", "b"]).to_csv(path)
         read_gain_matrix(path)
