@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -135,10 +136,13 @@ def _as_number(text: str, types: set[str]) -> int | float | None:
     text = text.strip()
     if not _NUMBER.match(text):
         return None
+    if re.fullmatch(r"[-+]?\d[\d_]*", text):
+        return int(text.replace("_", ""))
     number = float(text.replace("_", ""))
-    if "integer" in types and number.is_integer() and ("number" not in types or "." not in text):
-        return int(number)
-    return number if "number" in types else None
+    if "number" in types:
+        return number
+    # A key of whole numbers takes 1e3 = 1000, not 2.5.
+    return int(number) if number.is_integer() else None
 
 
 def _coerce(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
@@ -463,6 +467,13 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
                 "the limit"
             )
     return cfg
+
+
+def config_digest(cfg: Mapping[str, Any]) -> str:
+    """A short key (12 hex digits of a SHA-256) of a complete configuration: equal for equal
+    configurations whatever the key order, different for any other value."""
+    text = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def _schema_rows(

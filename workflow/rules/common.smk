@@ -14,6 +14,7 @@ os.environ.update(
 from taskgrouping.config import (
     ConfigError,
     budgets_of,
+    config_digest,
     unknown_key_origin,
     has_planted_truth,
     tasks_of as _config_tasks,

@@ -1,19 +1,32 @@
 from snakemake import __version__ as SNAKEMAKE_VERSION
 
+# The description of a run is filed under its configuration, so that the report of one
+# configuration never shows another configuration's run (another config file, a plug-in run).
+RUN_INFO = f"results/run_info/{config_digest(config)}"
+
+
+def run_info_output():
+    """The run description, marked for the report once it exists: the report's front page then
+    describes this configuration's run, or says that there is none (workflow/report)."""
+    path = f"{RUN_INFO}.json"
+    if not Path(path).exists():
+        return path
+    return report(
+        path,
+        caption="../report/run_info.rst",
+        category="run",
+        subcategory="description",
+        labels={"file": "run description"},
+    )
+
 
 # Runs after every other result, so it records the code that last changed one of them.
 rule describe_run:
     input:
         all_outputs(),
     output:
-        json=report(
-            "results/run_info.json",
-            caption="../report/run_info.rst",
-            category="run",
-            subcategory="description",
-            labels={"file": "run description"},
-        ),
-        rst="results/run_info.rst",
+        json=run_info_output(),
+        rst=f"{RUN_INFO}.rst",
     log:
         "logs/describe_run/describe_run.log",
     # The one environment that holds every package whose version the description lists.
@@ -30,7 +43,7 @@ rule describe_run:
 # (commit, time, host) until this is asked for, e.g. `snakemake figures/synthetic/run_info.json`.
 rule publish_run_info:
     input:
-        info="results/run_info.json",
+        info=f"{RUN_INFO}.json",
         figures=lambda wc: expand(list(rules.render_figures.output), bench=wc.bench),
     output:
         "figures/{bench}/run_info.json",
