@@ -138,9 +138,10 @@ def test_numbers_in_every_notation_are_numbers(tmp_path: Path, text: str) -> Non
     assert cfg["synthetic"]["n_train"] == 1000 and isinstance(cfg["synthetic"]["n_train"], int)
     given = validate_config({"synthetic": {"train": {"lr": text}, "n_train": "1e3"}})
     assert given["synthetic"]["train"]["lr"] == pytest.approx(1e-3)
-    assert given["grouping"]["time_limit_s"] == 60 and validate_config(
-        {"grouping": {"time_limit_s": "37"}}
-    )["grouping"]["time_limit_s"] == 37
+    assert (
+        given["grouping"]["time_limit_s"] == 60
+        and validate_config({"grouping": {"time_limit_s": "37"}})["grouping"]["time_limit_s"] == 37
+    )
 
 
 @pytest.mark.parametrize(
