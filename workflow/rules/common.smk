@@ -32,6 +32,12 @@ config.update(_validated)
 # Jobs run in processes of their own: they find the config's benchmark and method plug-ins there.
 export_plugins(config["plugins"])
 
+STOPPED = (
+    "taskgrouping: the workflow stopped before finishing: a job failed (its log is named "
+    "above), or Ctrl-C or SIGTERM stopped it. Run the same command again to continue: "
+    "finished outputs are kept, and training jobs resume from their last checkpoint."
+)
+
 
 wildcard_constraints:
     bench="|".join(config["benchmarks"]),
@@ -217,3 +223,9 @@ def all_outputs():
         out += [f"results/{bench}/summary.csv", f"results/{bench}/totals.csv"]
         out += figure_files(bench)
     return out
+
+
+onerror:
+    # Snakemake's own last words ("At least one job did not complete successfully") read the
+    # same after a failed job, Ctrl-C and SIGTERM; this says what the next step is in each case.
+    print(STOPPED, file=sys.stderr)
