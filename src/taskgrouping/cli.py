@@ -65,6 +65,10 @@ def _select(args: argparse.Namespace) -> int:
     for dest, flag in wrong.items():
         if getattr(args, dest) is not None:
             raise ValueError(f"{flag} applies to {other} only; it cannot be used with {given}")
+    if not (np.isfinite(args.time_limit) and args.time_limit > 0):
+        raise ValueError(
+            f"--time-limit {args.time_limit:g} is not accepted: a positive number of seconds"
+        )
     if args.out is not None:
         _check_output_file(args.out, "--out")
     lines: list[str] = []
@@ -103,6 +107,8 @@ def _check_output_folder(path: Path, option: str) -> None:
 
 
 def _select_gains(args: argparse.Namespace, lines: list[str]) -> dict[str, Any]:
+    if args.gains.is_dir():
+        raise ValueError(f"--gains {args.gains} is a folder; give the gain matrix CSV file")
     if not args.gains.is_file():
         raise FileNotFoundError(f"{args.gains}: no such gain matrix file")
     frame = read_gain_matrix(args.gains)
@@ -114,11 +120,12 @@ def _select_gains(args: argparse.Namespace, lines: list[str]) -> dict[str, Any]:
             f"--budget {args.budget:g} is not accepted with --gains: a whole number of networks "
             f"from 1 to the {n_tasks} tasks of {args.gains} (limit the cost with --max-cost)"
         )
-    if args.max_group_size is not None and not 1 <= args.max_group_size <= n_tasks:
-        raise ValueError(
-            f"--max-group-size {args.max_group_size} is outside 1..{n_tasks}, the tasks of "
-            f"{args.gains}"
-        )
+    for option, size in (
+        ("--max-group-size", args.max_group_size),
+        ("--min-group-size", args.min_group_size),
+    ):
+        if size is not None and not 1 <= size <= n_tasks:
+            raise ValueError(f"{option} {size} is outside 1..{n_tasks}, the tasks of {args.gains}")
     mode = args.mode or "partition"
     aggregate = args.aggregate or "mean"
     cost = (1.0, 0.0) if args.cost is None else args.cost

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -190,6 +191,14 @@ def _describe(err: jsonschema.ValidationError) -> str:
     if rule == "additionalProperties":
         known = sorted(err.schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(known))
+        dotted = [key for key in extra if "." in key and key.split(".")[0] in known]
+        if dotted:
+            head, _, rest = dotted[0].partition(".")
+            nested = "{" + ": {".join(rest.split(".")) + ": VALUE" + "}" * rest.count(".") + "}"
+            return (
+                f"unknown config key {dotted[0]!r} under {where}: Snakemake's --config does not "
+                f"split keys at dots; write --config {head}='{nested}'"
+            )
         return f"unknown config key(s) {extra} under {where}; accepted keys: {known}"
     value = f"{where} = {err.instance!r}"
     if rule == "type":
@@ -419,6 +428,18 @@ def _plugin_tasks(cls: Any, block: Mapping[str, Any], bench: str) -> list[str]:
         ) from None
 
 
+def _check_finite(value: Any, where: str = "") -> None:
+    """Refuse NaN and infinite numbers anywhere (YAML reads ``.nan`` and ``.inf`` as floats)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where or '<top level>'} = {value}: must be a finite number")
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _check_finite(sub, f"{where}.{key}" if where else str(key))
+    if isinstance(value, list):
+        for k, sub in enumerate(value):
+            _check_finite(sub, f"{where}.{k}")
+
+
 def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Validate ``raw`` against the schema, fill defaults, and check relations between keys.
 
@@ -431,6 +452,7 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     schema = _schema_with_plugins_of(cfg, schema)
     cfg = _coerce(cfg, schema, schema)
     validator = jsonschema.Draft202012Validator(schema)
+    _check_finite(cfg)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
         first = errors[0]
@@ -519,6 +541,8 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
 
     Like Snakemake, JSON is tried first, then YAML, and the file must hold a mapping of keys at
     its top level: an empty file, a list or a scalar is refused (write ``{}`` for every default).
+    Unlike Snakemake, a key given twice in one YAML mapping is refused (Snakemake silently keeps
+    the last one); the workflow reads its config files with this function too.
 
     Raises
     ------
@@ -538,7 +562,7 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
         raw = json.loads(text)
     except ValueError:
         try:
-            raw = yaml.safe_load(text)
+            raw = yaml.load(text, Loader=_UniqueKeyLoader)
         except yaml.YAMLError as err:
             raise ConfigError(
                 f"config file {str(path)!r} is not valid YAML: {_yaml_error(err)}"
@@ -550,6 +574,24 @@ def read_config_file(path: Path | str) -> dict[str, Any]:
             "(write {} for every default)"
         )
     return raw
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is given twice in one mapping (the first would be ignored)",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _yaml_error(err: yaml.YAMLError) -> str:

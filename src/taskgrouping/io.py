@@ -129,6 +129,18 @@ def read_gain_matrix(path: Path | str, tasks: Sequence[str] | None = None) -> pd
         header = _header(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"gain matrix {path} is not a readable CSV file: {err}") from None
+    if len(header) == 1 and any(sep in header[0] for sep in ";\t"):
+        sep = "';'" if ";" in header[0] else "a tab"
+        raise ValueError(
+            f"gain matrix {path} is separated by {sep}, not by commas; write it as CSV "
+            "(e.g. pandas' DataFrame.to_csv)"
+        )
+    blank = [k for k, name in enumerate(header[1:], 1) if not name.strip()]
+    if blank:
+        raise ValueError(f"gain matrix {path} has an empty task name in column {blank[0] + 1}")
+    if frame.index.isna().any():
+        row = int(np.flatnonzero(frame.index.isna())[0]) + 2
+        raise ValueError(f"gain matrix {path} has an empty task name in line {row}")
     if len(header) == len(frame.columns) + 1:
         # pandas renames a repeated column ('depth' -> 'depth.1'); the file's own names count.
         frame.columns = header[1:]

@@ -15,6 +15,7 @@ from taskgrouping.config import (
     ConfigError,
     budgets_of,
     config_digest,
+    read_config_file,
     unknown_key_origin,
     has_planted_truth,
     tasks_of as _config_tasks,
@@ -24,6 +25,9 @@ from taskgrouping.methods import get_method, registered_methods
 from taskgrouping.plugins import export_plugins
 
 try:
+    # Snakemake has read them already; this refuses what it lets through (a key given twice).
+    for _configfile in workflow.configfiles:
+        read_config_file(_configfile)
     _validated = validate_config(config)
 except ConfigError as err:
     sys.exit(f"config error: {err}{unknown_key_origin(err, workflow.configfiles)}")
