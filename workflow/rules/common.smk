@@ -229,6 +229,26 @@ def all_outputs():
     return out
 
 
+# The description of a run is filed under its configuration, so that the report of one
+# configuration never shows another configuration's run (another config file, a plug-in run).
+RUN_INFO = f"results/run_info/{config_digest(config)}"
+
+
+def run_info_output():
+    """The run description, marked for the report once it exists: the report's front page then
+    describes this configuration's run, or says that there is none (workflow/report)."""
+    path = f"{RUN_INFO}.json"
+    if not Path(path).exists():
+        return path
+    return report(
+        path,
+        caption="../report/run_info.rst",
+        category="run",
+        subcategory="description",
+        labels={"file": "run description"},
+    )
+
+
 onerror:
     # Snakemake's own last words ("At least one job did not complete successfully") read the
     # same after a failed job, Ctrl-C and SIGTERM; this says what the next step is in each case.

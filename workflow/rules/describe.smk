@@ -1,24 +1,5 @@
 from snakemake import __version__ as SNAKEMAKE_VERSION
 
-# The description of a run is filed under its configuration, so that the report of one
-# configuration never shows another configuration's run (another config file, a plug-in run).
-RUN_INFO = f"results/run_info/{config_digest(config)}"
-
-
-def run_info_output():
-    """The run description, marked for the report once it exists: the report's front page then
-    describes this configuration's run, or says that there is none (workflow/report)."""
-    path = f"{RUN_INFO}.json"
-    if not Path(path).exists():
-        return path
-    return report(
-        path,
-        caption="../report/run_info.rst",
-        category="run",
-        subcategory="description",
-        labels={"file": "run description"},
-    )
-
 
 # Runs after every other result, so it records the code that last changed one of them.
 rule describe_run:
