@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -10,7 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from taskgrouping.config import ConfigError, config_reference_markdown, load_config
+from taskgrouping import __version__
+from taskgrouping.config import (
+    ConfigError,
+    config_reference_markdown,
+    load_config,
+    read_config_file,
+)
 from taskgrouping.evaluation.tables import (
     PerformanceTable,
     check_same_networks,
@@ -57,13 +65,50 @@ def _select(args: argparse.Namespace) -> int:
     for dest, flag in wrong.items():
         if getattr(args, dest) is not None:
             raise ValueError(f"{flag} applies to {other} only; it cannot be used with {given}")
-    result = _select_table(args) if args.table is not None else _select_gains(args)
+    if not (np.isfinite(args.time_limit) and args.time_limit > 0):
+        raise ValueError(
+            f"--time-limit {args.time_limit:g} is not accepted: a positive number of seconds"
+        )
+    if args.out is not None:
+        _check_output_file(args.out, "--out")
+    lines: list[str] = []
+    choose = _select_table if args.table is not None else _select_gains
+    result = choose(args, lines)
+    # Written before anything is printed: a failed write does not follow a printed result.
     if args.out:
-        atomic_write_json(args.out, result)
+        try:
+            atomic_write_json(args.out, result)
+        except OSError as err:
+            raise ValueError(f"--out {args.out}: cannot write it ({err.strerror})") from None
+    print("\n".join(lines))
     return 0
 
 
-def _select_gains(args: argparse.Namespace) -> dict[str, Any]:
+def _check_output_file(path: Path, option: str) -> None:
+    """Refuse an output file that cannot be written, before any work is done."""
+    folder = path.parent
+    if path.is_dir():
+        raise ValueError(f"{option} {path} is a folder; give a file name, e.g. {path / 'out.json'}")
+    if not folder.is_dir():
+        raise ValueError(f"{option} {path}: folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: folder {folder} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ValueError(f"{option} {path}: the file exists and is not writable")
+
+
+def _check_output_folder(path: Path, option: str) -> None:
+    """Refuse an output folder that is a file or cannot be created or written."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{option} {path} is a file, not a folder")
+    existing = next(p for p in (path, *path.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: {existing} is not a writable folder")
+
+
+def _select_gains(args: argparse.Namespace, lines: list[str]) -> dict[str, Any]:
+    if args.gains.is_dir():
+        raise ValueError(f"--gains {args.gains} is a folder; give the gain matrix CSV file")
     if not args.gains.is_file():
         raise FileNotFoundError(f"{args.gains}: no such gain matrix file")
     frame = read_gain_matrix(args.gains)
@@ -75,11 +120,12 @@ def _select_gains(args: argparse.Namespace) -> dict[str, Any]:
             f"--budget {args.budget:g} is not accepted with --gains: a whole number of networks "
             f"from 1 to the {n_tasks} tasks of {args.gains} (limit the cost with --max-cost)"
         )
-    if args.max_group_size is not None and not 1 <= args.max_group_size <= n_tasks:
-        raise ValueError(
-            f"--max-group-size {args.max_group_size} is outside 1..{n_tasks}, the tasks of "
-            f"{args.gains}"
-        )
+    for option, size in (
+        ("--max-group-size", args.max_group_size),
+        ("--min-group-size", args.min_group_size),
+    ):
+        if size is not None and not 1 <= size <= n_tasks:
+            raise ValueError(f"{option} {size} is outside 1..{n_tasks}, the tasks of {args.gains}")
     mode = args.mode or "partition"
     aggregate = args.aggregate or "mean"
     cost = (1.0, 0.0) if args.cost is None else args.cost
@@ -92,7 +138,7 @@ def _select_gains(args: argparse.Namespace) -> dict[str, Any]:
         alone=tuple(_task_index(t, tasks, "--alone") for t in args.alone or ()),
     )
     cands = gain_candidates(
-        frame.to_numpy(float), aggregate, max_size=args.max_group_size, cost=cost
+        frame.to_numpy(float), aggregate, max_size=args.max_group_size, cost=cost, tasks=tasks
     )
     weights = None
     objective = args.objective or "values"
@@ -108,13 +154,12 @@ def _select_gains(args: argparse.Namespace) -> dict[str, Any]:
         + ("" if args.max_cost is None else f" and --max-cost {args.max_cost:g}"),
     )
     groups = [[tasks[i] for i in g] for g in sel.groups]
-    for k, g in enumerate(groups, 1):
-        print(f"group {k}: {' '.join(g)}")
+    lines += [f"group {k}: {' '.join(g)}" for k, g in enumerate(groups, 1)]
     if mode == "overlap":
-        print(
+        lines.append(
             "serving: " + " ".join(f"{t}:{k + 1}" for t, k in zip(tasks, sel.serving, strict=True))
         )
-    _print_objective(sel)
+    lines.append(_objective_line(sel))
     return {
         "method": "ours",
         "mode": mode,
@@ -141,10 +186,12 @@ def _task_pair(text: str, tasks: list[str], option: str) -> tuple[int, int]:
     parts = text.split(",")
     if len(parts) != 2:
         raise ValueError(f"{option} {text!r} must be two task names separated by a comma")
+    if parts[0] == parts[1]:
+        raise ValueError(f"{option} {text!r} names task {parts[0]!r} twice; give two tasks")
     return (_task_index(parts[0], tasks, option), _task_index(parts[1], tasks, option))
 
 
-def _select_table(args: argparse.Namespace) -> dict[str, Any]:
+def _select_table(args: argparse.Namespace, lines: list[str]) -> dict[str, Any]:
     if args.format is None:
         raise ValueError(f"--table needs --format; accepted: {', '.join(TABLE_FORMATS)}")
     if not (np.isfinite(args.budget) and args.budget > 0):
@@ -173,11 +220,15 @@ def _select_table(args: argparse.Namespace) -> dict[str, Any]:
     )
     # Every method is reported by the measured losses, HOA included (its objective is estimated).
     score = score_selection(table, sel, mode)
-    for k, row in enumerate(sel.rows, 1):
-        print(f"network {k}: {table.label(row)} (cost {table.costs[row]:g})")
-    print("serving: " + " ".join(f"{t}:{k + 1}" for t, k in score["serving"].items()))
-    _print_objective(sel)
-    print(f"cost {sel.cost:g} of budget {args.budget:g}; validation total {score['total']:.6g}")
+    lines += [
+        f"network {k}: {table.label(row)} (cost {table.costs[row]:g})"
+        for k, row in enumerate(sel.rows, 1)
+    ]
+    lines.append("serving: " + " ".join(f"{t}:{k + 1}" for t, k in score["serving"].items()))
+    lines.append(_objective_line(sel))
+    lines.append(
+        f"cost {sel.cost:g} of budget {args.budget:g}; validation total {score['total']:.6g}"
+    )
     result: dict[str, Any] = {
         "method": method,
         "mode": mode,
@@ -195,7 +246,7 @@ def _select_table(args: argparse.Namespace) -> dict[str, Any]:
     if test_table is not None:
         result["test_table"] = str(args.test_table)
         result["test_total"] = test_total(table, test_table, sel)
-        print(f"test total {result['test_total']:.6g}")
+        lines.append(f"test total {result['test_total']:.6g}")
     return result
 
 
@@ -206,9 +257,9 @@ def _solve(choose: Callable[[], Selection], constraint: str) -> Selection:
         raise InfeasibleGrouping(f"{constraint} is infeasible: {err}") from None
 
 
-def _print_objective(sel: Selection) -> None:
+def _objective_line(sel: Selection) -> str:
     gap = "" if sel.gap is None else f", gap {sel.gap:.3g}"
-    print(f"objective {sel.objective:.6g} ({sel.status}{gap})")
+    return f"objective {sel.objective:.6g} ({sel.status}{gap})"
 
 
 def _cost_pair(text: str) -> tuple[float, float]:
@@ -224,12 +275,9 @@ def _cost_pair(text: str) -> tuple[float, float]:
 
 
 def _config_docs(args: argparse.Namespace) -> int:
-    import yaml
-
     plugins: list[str] = []
     if args.config is not None:
-        raw = yaml.safe_load(args.config.read_text()) or {}
-        plugins = raw.get("plugins") or []
+        plugins = read_config_file(args.config).get("plugins") or []
     print(config_reference_markdown(plugins))
     return 0
 
@@ -263,6 +311,15 @@ def _probe(args: argparse.Namespace) -> int:
     from taskgrouping.probing import ProbeOptions, aggregate_records, run_probe
     from taskgrouping.training import probe_run_seed
 
+    if args.seed < 0:
+        raise ValueError(f"--seed {args.seed} is not accepted: a probe seed >= 0")
+    _check_output_folder(args.out_dir, "--out-dir")
+    if args.config is None:
+        args.config = Path("config.yaml")
+        if not args.config.is_file():
+            raise ValueError(
+                f"no config.yaml in the working directory {Path.cwd()}; give --config FILE"
+            )
     overrides: dict[str, Any] = {}
     for item in args.set or []:
         _merge(overrides, item)
@@ -305,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Principled task grouping: exact grouping from transfer gains or measured "
         "performance tables, config checks.",
     )
+    parser.add_argument("--version", action="version", version=f"taskgrouping {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sel = sub.add_parser(
         "select",
@@ -405,7 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
         "the config's benchmark block; writes records.csv, <estimator>.csv (gain matrix: row "
         "source i, column target j) and <estimator>_stats.csv (mean, standard error, count).",
     )
-    probe.add_argument("--config", type=Path, default=Path("config.yaml"), help="config file")
+    probe.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="config file (default: config.yaml in the working directory)",
+    )
     probe.add_argument("--benchmark", default="synthetic", help="benchmark block to probe")
     probe.add_argument(
         "--set",
@@ -417,11 +480,22 @@ def build_parser() -> argparse.ArgumentParser:
     probe.add_argument("--seed", type=int, default=0, help="probe seed (0 = benchmark seed)")
     probe.add_argument("--out-dir", type=Path, required=True, help="folder for data and outputs")
     probe.set_defaults(func=_probe)
-    val = sub.add_parser("validate-config", help="check a config file against the schema")
-    val.add_argument("config", type=Path)
+    val = sub.add_parser(
+        "validate-config",
+        help="check a config file against the schema",
+        description="Check a config file as the workflow does (snakemake --configfile FILE): "
+        "read it as JSON or YAML, validate every key against the schema with the defaults "
+        "filled in, load the plug-ins it declares and check the relations between keys. "
+        "Prints 'FILE: valid', or one line naming the first bad key and value (exit status 2).",
+    )
+    val.add_argument("config", type=Path, help="the config file (YAML or JSON)")
     val.set_defaults(func=_validate)
     docs = sub.add_parser(
-        "config-docs", help="print the table of every config key (type, default, meaning)"
+        "config-docs",
+        help="print the table of every config key (type, default, meaning)",
+        description="Print the configuration reference as a markdown table, generated from the "
+        "schema: every key with its type, default and meaning (the README's table). With "
+        "--config, the blocks of the plug-ins that config file declares are included.",
     )
     docs.add_argument(
         "--config",
@@ -433,15 +507,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Options whose value may start with "-" (a negative number): ``--cost -1,0``.
+_NEGATIVE_VALUE_OPTIONS = ("--cost", "--budget", "--max-cost", "--time-limit", "--seed")
+
+
+def _join_negative_values(argv: Sequence[str]) -> list[str]:
+    """``--cost -1,0`` as ``--cost=-1,0``: argparse takes "-1,0" for an option otherwise."""
+    out: list[str] = []
+    items = list(argv)
+    k = 0
+    while k < len(items):
+        item = items[k]
+        nxt = items[k + 1] if k + 1 < len(items) else None
+        if item in _NEGATIVE_VALUE_OPTIONS and nxt is not None and nxt[:2] in _NEGATIVE_STARTS:
+            out.append(f"{item}={nxt}")
+            k += 2
+            continue
+        out.append(item)
+        k += 1
+    return out
+
+
+_NEGATIVE_STARTS = tuple(f"-{c}" for c in "0123456789.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status. Errors print one line naming the bad input."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(_join_negative_values(argv))
     try:
         return int(args.func(args))
-    except (ConfigError, ValueError, FileNotFoundError) as err:
+    except (ConfigError, ValueError, OSError) as err:
+        if isinstance(err, BrokenPipeError):
+            return _closed_pipe()
         # Parser and solver messages may span lines; the error stays one line.
         print(f"taskgrouping: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("taskgrouping: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+
+
+def _closed_pipe() -> int:
+    """The reader of standard output went away (``taskgrouping config-docs | head``): stop
+    quietly, as ``cat`` does, and keep Python from complaining when it flushes at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
@@ -86,7 +88,15 @@ PLANTED_TRUTH: tuple[str, ...] = ("synthetic",)
 
 
 class ConfigError(ValueError):
-    """A configuration value is not accepted; the message names the key, the value and the rule."""
+    """A configuration value is not accepted; the message names the key, the value and the rule.
+
+    ``unknown`` is set for keys the schema does not know: where they are (the key path, empty at
+    the top level) and their names, so that a caller can say which config file brought them.
+    """
+
+    def __init__(self, message: str, unknown: tuple[tuple[str, ...], list[str]] | None = None):
+        super().__init__(message)
+        self.unknown = unknown
 
 
 def load_schema() -> dict[str, Any]:
@@ -116,13 +126,34 @@ def _fill_defaults(cfg: dict[str, Any], schema: Mapping[str, Any], root: Mapping
 
 _SCALAR_TYPES = {"integer", "number", "boolean", "null"}
 
+#: A number in decimal or scientific notation. YAML 1.1 (PyYAML) reads ``1e-3`` or ``2E5`` as
+#: strings: a float there needs a dot and a signed exponent (``1.0e-3``).
+_NUMBER = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _as_number(text: str, types: set[str]) -> int | float | None:
+    """``text`` as the number it writes, for a key of the JSON types ``types``; None if it is no
+    number in decimal or scientific notation."""
+    text = text.strip()
+    if not _NUMBER.match(text):
+        return None
+    if re.fullmatch(r"[-+]?\d[\d_]*", text):
+        return int(text.replace("_", ""))
+    number = float(text.replace("_", ""))
+    if "number" in types:
+        return number
+    # A key of whole numbers takes 1e3 = 1000, not 2.5.
+    return int(number) if number.is_integer() else None
+
 
 def _coerce(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> Any:
     """Read strings as YAML scalars where the schema expects a number, boolean or null.
 
     Snakemake parses nested ``--config`` values (``synthetic='{seed: 5}'``) with YAML's base
-    loader, which keeps every scalar a string; this restores what a config file would give. A
-    string that does not parse to an accepted type is left as it is, for validation to report.
+    loader, which keeps every scalar a string; this restores what a config file would give.
+    Numbers in scientific notation (``1e-3``), which YAML 1.1 reads as strings even in a config
+    file, become numbers too. A string that does not parse to an accepted type is left as it is,
+    for validation to report.
     """
     schema = _resolve(schema, root)
     if isinstance(value, dict):
@@ -132,6 +163,10 @@ def _coerce(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any]) -> A
         return [_coerce(v, schema["items"], root) for v in value]
     types = schema.get("type", [])
     types = {types} if isinstance(types, str) else set(types)
+    if isinstance(value, str) and types & {"integer", "number"}:
+        number = _as_number(value, types)
+        if number is not None:
+            return number
     if isinstance(value, str) and types & _SCALAR_TYPES:
         try:
             parsed = yaml.safe_load(value)
@@ -156,6 +191,14 @@ def _describe(err: jsonschema.ValidationError) -> str:
     if rule == "additionalProperties":
         known = sorted(err.schema.get("properties", {}))
         extra = sorted(set(err.instance) - set(known))
+        dotted = [key for key in extra if "." in key and key.split(".")[0] in known]
+        if dotted:
+            head, _, rest = dotted[0].partition(".")
+            nested = "{" + ": {".join(rest.split(".")) + ": VALUE" + "}" * rest.count(".") + "}"
+            return (
+                f"unknown config key {dotted[0]!r} under {where}: Snakemake's --config does not "
+                f"split keys at dots; write --config {head}='{nested}'"
+            )
         return f"unknown config key(s) {extra} under {where}; accepted keys: {known}"
     value = f"{where} = {err.instance!r}"
     if rule == "type":
@@ -229,6 +272,12 @@ def _check_probe(block: Mapping[str, Any], tasks: list[str], bench: str) -> None
                     f"{bench}.probe.higher_order group {group}: tasks must be distinct tasks of "
                     f"{bench!r} ({tasks})"
                 )
+    pairs = len(tasks) * (len(tasks) - 1) // 2
+    if block["sample"] is not None and block["sample"] > pairs:
+        raise ConfigError(
+            f"{bench}.probe.sample = {block['sample']} exceeds the {pairs} pairs of the "
+            f"{len(tasks)} tasks of {bench!r}; accepted: 1 .. {pairs}, or null for all pairs"
+        )
     if block["at_epochs"] is not None:
         late = [e for e in block["at_epochs"] if e > block["epochs"]]
         if late:
@@ -259,7 +308,7 @@ def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
         raise ConfigError(
             f"unknown benchmark {bench!r}: neither built in nor declared under plugins"
         )
-    return list(cls.tasks_from_config(cfg[bench]))
+    return _plugin_tasks(cls, cfg[bench], bench)
 
 
 def celeba_tasks(chosen: Sequence[str] | None) -> list[str]:
@@ -335,18 +384,60 @@ def _check_plugin(cfg: Mapping[str, Any], bench: str) -> None:
     cls = plugin_class(bench, cfg["plugins"])
     if cls is None:
         raise ConfigError(f"benchmark {bench!r} has no plug-in class under plugins")
-    cls.check_config(cfg[bench])
-    tasks = cls.tasks_from_config(cfg[bench])
+    _call_plugin(cls.check_config, cfg[bench], bench, "check_config")
+    tasks = _plugin_tasks(cls, cfg[bench], bench)
     bad = [t for t in tasks if not (isinstance(t, str) and _TASK_NAME.match(t))]
     if bad:
         raise ConfigError(
             f"benchmark {bench!r} names task {bad[0]!r}: task names must be non-empty strings "
             "of letters, digits, '_', '.' and '-'"
         )
-    if len(tasks) < 2 or len(set(tasks)) != len(tasks):
+    twice = [t for k, t in enumerate(tasks) if t in tasks[:k]]
+    if twice:
+        raise ConfigError(
+            f"benchmark {bench!r} names task {twice[0]!r} twice in its tasks {list(tasks)}"
+        )
+    if len(tasks) < 2:
         raise ConfigError(
             f"benchmark {bench!r} has tasks {list(tasks)}: it needs at least 2 distinct tasks"
         )
+
+
+def _call_plugin(fn: Any, block: Mapping[str, Any], bench: str, what: str) -> Any:
+    """``fn(block)``, a plug-in's own code; what it raises becomes one line naming the plug-in."""
+    try:
+        return fn(block)
+    except ConfigError:
+        raise
+    except Exception as err:
+        text = " ".join(str(err).split())
+        raise ConfigError(
+            f"benchmark {bench!r}: the plug-in's {what} raised {type(err).__name__}"
+            + (f": {text}" if text else "")
+        ) from err
+
+
+def _plugin_tasks(cls: Any, block: Mapping[str, Any], bench: str) -> list[str]:
+    """The task names a plug-in derives from its config block."""
+    tasks = _call_plugin(cls.tasks_from_config, block, bench, "tasks_from_config")
+    try:
+        return list(tasks)
+    except TypeError:
+        raise ConfigError(
+            f"benchmark {bench!r}: the plug-in's tasks are {tasks!r}, not a list of task names"
+        ) from None
+
+
+def _check_finite(value: Any, where: str = "") -> None:
+    """Refuse NaN and infinite numbers anywhere (YAML reads ``.nan`` and ``.inf`` as floats)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where or '<top level>'} = {value}: must be a finite number")
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            _check_finite(sub, f"{where}.{key}" if where else str(key))
+    if isinstance(value, list):
+        for k, sub in enumerate(value):
+            _check_finite(sub, f"{where}.{k}")
 
 
 def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -361,9 +452,16 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
     schema = _schema_with_plugins_of(cfg, schema)
     cfg = _coerce(cfg, schema, schema)
     validator = jsonschema.Draft202012Validator(schema)
+    _check_finite(cfg)
     errors = sorted(validator.iter_errors(cfg), key=lambda e: (len(e.absolute_path), e.path))
     if errors:
-        raise ConfigError(_describe(errors[0]))
+        first = errors[0]
+        unknown = None
+        if first.validator == "additionalProperties":
+            known = set(first.schema.get("properties", {}))
+            path = tuple(str(p) for p in first.absolute_path)
+            unknown = (path, sorted(set(first.instance) - known))
+        raise ConfigError(_describe(first), unknown)
     _fill_defaults(cfg, schema, schema)
     for bench in cfg["benchmarks"]:
         if bench == "synthetic":
@@ -391,6 +489,13 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
                 "the limit"
             )
     return cfg
+
+
+def config_digest(cfg: Mapping[str, Any]) -> str:
+    """A short key (12 hex digits of a SHA-256) of a complete configuration: equal for equal
+    configurations whatever the key order, different for any other value."""
+    text = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def _schema_rows(
@@ -431,9 +536,106 @@ def config_reference_markdown(plugins: Sequence[str] = ()) -> str:
     return "\n".join(lines)
 
 
+def read_config_file(path: Path | str) -> dict[str, Any]:
+    """The mapping a JSON or YAML config file holds, read as Snakemake's ``--configfile`` reads it.
+
+    Like Snakemake, JSON is tried first, then YAML, and the file must hold a mapping of keys at
+    its top level: an empty file, a list or a scalar is refused (write ``{}`` for every default).
+    Unlike Snakemake, a key given twice in one YAML mapping is refused (Snakemake silently keeps
+    the last one); the workflow reads its config files with this function too.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the file (and, for a YAML syntax error, the line and column).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {str(path)!r} is a folder, not a file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {str(path)!r} is not UTF-8 text ({err.reason})") from None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        try:
+            raw = yaml.load(text, Loader=_UniqueKeyLoader)
+        except yaml.YAMLError as err:
+            raise ConfigError(
+                f"config file {str(path)!r} is not valid YAML: {_yaml_error(err)}"
+            ) from None
+    if not isinstance(raw, dict):
+        found = "nothing" if raw is None else f"a {type(raw).__name__}"
+        raise ConfigError(
+            f"config file {str(path)!r} holds {found}; a config file is a mapping of keys "
+            "(write {} for every default)"
+        )
+    return raw
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is given twice in one mapping (the first would be ignored)",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _yaml_error(err: yaml.YAMLError) -> str:
+    """A YAML error in one line: where, and what."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    where = "" if mark is None else f"line {mark.line + 1}, column {mark.column + 1}: "
+    text = " ".join(str(problem).split())
+    if "'\\t'" in text:
+        text += " (indent with spaces: YAML does not allow tabs)"
+    return where + text
+
+
+def unknown_key_origin(err: ConfigError, files: Sequence[Path | str]) -> str:
+    """For an unknown-key error, which of the config ``files`` set those keys ("" if none or
+    not such an error): ``"; set in FILE"``, with a hint when FILE looks like a target."""
+    if err.unknown is None:
+        return ""
+    path, keys = err.unknown
+    origins = []
+    for name in files:
+        try:
+            node: Any = read_config_file(name)
+        except ConfigError:
+            continue
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict) and any(k in node for k in keys):
+            origins.append(str(name))
+    if not origins:
+        return ""
+    text = f"; set in {', '.join(origins)}"
+    if any(Path(o).suffix.lower() not in (".yaml", ".yml") for o in origins):
+        text += (
+            " (--configfile reads every argument after it as a config file: name targets "
+            "before --configfile)"
+        )
+    return text
+
+
 def load_config(path: Path | str, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Read a YAML config file, apply ``overrides`` (nested keys merged), and validate it."""
-    raw = yaml.safe_load(Path(path).read_text()) or {}
+    """Read a config file (:func:`read_config_file`), apply ``overrides`` (nested keys merged),
+    and validate it (:func:`validate_config`)."""
+    raw = read_config_file(path)
     if overrides:
         _merge(raw, overrides)
     return validate_config(raw)

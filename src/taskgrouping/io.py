@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import tempfile
@@ -14,17 +15,37 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+#: Mode of a new file before the umask applies (``open()`` and shell redirections use it).
+NEW_FILE_MODE = 0o666
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask (read from ``/proc`` where available)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    # Setting the mask is the only portable way to read it; it is restored at once.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
 
 @contextlib.contextmanager
 def atomic_writer(path: Path | str, *, binary: bool = False) -> Iterator[IO[Any]]:
     """Open a temporary file beside ``path`` and rename it onto ``path`` only on success.
 
     A crash or exception inside the block leaves no file (and no partial file) at ``path``.
+    The file gets the permissions that the umask gives a new file (0644 under umask 022).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp creates the file with mode 0600; a result gets the mode of any new file.
+        os.fchmod(fd, NEW_FILE_MODE & ~current_umask())
         with os.fdopen(fd, "wb" if binary else "w") as fh:
             yield fh
             fh.flush()
@@ -85,6 +106,9 @@ def open_npz(path: Path | str) -> Iterator[Any]:
 def read_gain_matrix(path: Path | str, tasks: Sequence[str] | None = None) -> pd.DataFrame:
     """A gain matrix CSV (rows: source tasks, columns: target tasks) as floats.
 
+    The diagonal (a task with itself) is ignored whatever it holds (a number, NaN or an empty
+    cell): it is read as 0, the value the grouping gives a task alone.
+
     Parameters
     ----------
     path
@@ -97,24 +121,49 @@ def read_gain_matrix(path: Path | str, tasks: Sequence[str] | None = None) -> pd
     Raises
     ------
     ValueError
-        Naming the file, when it is not a readable CSV, does not list the tasks, or has an entry
-        that is not a finite number (naming the entry).
+        Naming the file, when it is not a readable CSV, names a task twice, does not list the
+        tasks, or has an off-diagonal entry that is not a finite number (naming the entry).
     """
     try:
         frame = pd.read_csv(path, index_col=0)
+        header = _header(path)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"gain matrix {path} is not a readable CSV file: {err}") from None
+    if len(header) == 1 and any(sep in header[0] for sep in ";\t"):
+        sep = "';'" if ";" in header[0] else "a tab"
+        raise ValueError(
+            f"gain matrix {path} is separated by {sep}, not by commas; write it as CSV "
+            "(e.g. pandas' DataFrame.to_csv)"
+        )
+    blank = [k for k, name in enumerate(header[1:], 1) if not name.strip()]
+    if blank:
+        raise ValueError(f"gain matrix {path} has an empty task name in column {blank[0] + 1}")
+    if frame.index.isna().any():
+        row = int(np.flatnonzero(frame.index.isna())[0]) + 2
+        raise ValueError(f"gain matrix {path} has an empty task name in line {row}")
+    if len(header) == len(frame.columns) + 1:
+        # pandas renames a repeated column ('depth' -> 'depth.1'); the file's own names count.
+        frame.columns = header[1:]
+    frame.index = frame.index.astype(str)
+    frame.columns = frame.columns.astype(str)
+    for kind, names in (("column", list(frame.columns)), ("row", list(frame.index))):
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"gain matrix {path} has duplicate task {twice[0]!r} in its {kind}s")
     if tasks is None:
         frame = _rows_in_column_order(frame, path)
         tasks = list(frame.columns)
     tasks = list(tasks)
+    if list(frame.columns) == tasks and set(frame.index) == set(tasks):
+        frame = frame.loc[tasks]
     if list(frame.index) != tasks or list(frame.columns) != tasks:
         raise ValueError(
             f"gain matrix {path} does not list the tasks {tasks} as rows and columns "
             f"(rows {list(frame.index)}, columns {list(frame.columns)})"
         )
-    values = frame.apply(pd.to_numeric, errors="coerce")
-    bad = ~np.isfinite(values.to_numpy(float))
+    values = frame.apply(pd.to_numeric, errors="coerce").to_numpy(float, copy=True)
+    np.fill_diagonal(values, 0.0)
+    bad = ~np.isfinite(values)
     if bad.any():
         row, col = (int(k) for k in np.argwhere(bad)[0])
         raw = frame.iat[row, col]
@@ -123,20 +172,20 @@ def read_gain_matrix(path: Path | str, tasks: Sequence[str] | None = None) -> pd
             f"gain matrix {path}: entry ({tasks[row]!r}, {tasks[col]!r}) = {shown} is not a "
             "finite number"
         )
-    return values.astype(float)
+    return pd.DataFrame(values, index=tasks, columns=tasks)
+
+
+def _header(path: Path | str) -> list[str]:
+    """The cells of a CSV file's first row, as written."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
 
 
 def _rows_in_column_order(frame: pd.DataFrame, path: Path | str) -> pd.DataFrame:
-    """``frame`` with string task names and its rows in the order of its columns."""
-    frame.index = frame.index.astype(str)
-    frame.columns = frame.columns.astype(str)
+    """``frame`` with its rows in the order of its columns (task names distinct)."""
     rows, cols = list(frame.index), list(frame.columns)
     if not rows or not cols:
         raise ValueError(f"gain matrix {path} has no rows or columns")
-    if len(set(rows)) != len(rows) or len(set(cols)) != len(cols):
-        raise ValueError(
-            f"gain matrix {path} has duplicate task names in rows {rows} or columns {cols}"
-        )
     if set(rows) != set(cols):
         raise ValueError(
             f"gain matrix {path} does not list the same tasks as rows and columns; "

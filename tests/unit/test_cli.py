@@ -256,3 +256,190 @@ def test_probe_command_writes_the_matrix_and_counts(
     assert main([*args, "--set", "synthetic.probe.engine=warp"]) == 2
     assert "synthetic.probe.engine = 'warp'" in capsys.readouterr().err
     assert main([*args, "--benchmark", "celeba"]) == 2
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    status = main(argv)
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def _one_error_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("taskgrouping: error: "), err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("synthetic:\n\tseed: 1\n", "line 2, column 1: found character '\\t'"),
+        ("- a\n- b\n", "holds a list; a config file is a mapping of keys"),
+        ("", "holds nothing"),
+    ],
+)
+def test_validate_config_refuses_what_snakemake_refuses_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, text: str, message: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    status, out, err = _run(["validate-config", str(path)], capsys)
+    assert status == 2 and out == ""
+    line = _one_error_line(err)
+    assert message in line and str(path) in line
+
+
+def test_select_output_problems_are_found_before_solving(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _gains(tmp_path / "S.csv")
+    gains = ["select", "--gains", str(tmp_path / "S.csv"), "--budget", "2"]
+    missing = tmp_path / "nonexistent" / "dir" / "g.json"
+    cases = [
+        (tmp_path, "is a folder; give a file name"),
+        (missing, f"folder {missing.parent} does not exist; create it first"),
+    ]
+    for out, message in cases:
+        status, printed, err = _run([*gains, "--out", str(out)], capsys)
+        assert status == 2 and printed == "", printed
+        assert message in _one_error_line(err)
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_select_prints_nothing_when_the_output_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _gains(tmp_path / "S.csv")
+
+    def refuse(path: object, obj: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("taskgrouping.cli.atomic_write_json", refuse)
+    out = tmp_path / "g.json"
+    argv = ["select", "--gains", str(tmp_path / "S.csv"), "--budget", "2", "--out", str(out)]
+    status, printed, err = _run(argv, capsys)
+    assert status == 2 and printed == ""
+    assert f"--out {out}: cannot write it (Permission denied)" in _one_error_line(err)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--together", "a,a"], "--together 'a,a' names task 'a' twice"),
+        (
+            ["--together", "a,b", "--apart", "a,b"],
+            "tasks 'a' and 'b' must be apart, but together pairs join them (tasks ['a', 'b']",
+        ),
+        (["--budget", "1", "--alone", "c"], "the alone tasks ['c'] take 1 single-task networks"),
+    ],
+)
+def test_select_messages_name_tasks_as_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture, extra: list[str], message: str
+) -> None:
+    _gains(tmp_path / "S.csv")
+    argv = ["select", "--gains", str(tmp_path / "S.csv"), "--budget", "2", *extra]
+    status, _, err = _run(argv, capsys)
+    assert status == 2
+    line = _one_error_line(err)
+    assert message in line, line
+
+
+def test_a_table_with_a_non_finite_value_names_the_tasks() -> None:
+    from taskgrouping.evaluation.tables import PerformanceTable, table_candidates
+
+    masks = np.array([[True, False], [True, True]])
+    with pytest.raises(ValueError, match=r"^network 1 \(depth\+edge\) has loss inf for its member"):
+        PerformanceTable(
+            ["depth", "edge"], masks, np.array([[0.5, np.nan], [0.3, np.inf]]), np.ones(2)
+        )
+    finite = np.array([[0.5, np.nan], [0.3, 0.2]])
+    table = PerformanceTable(["depth", "edge"], masks, finite, np.ones(2))
+    cands = table_candidates(table)
+    assert cands.tasks == ("depth", "edge") and cands.task_names([0, 1]) == "['depth', 'edge']"
+
+
+def test_negative_numbers_are_accepted_after_a_space(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    _gains(tmp_path / "S.csv")
+    base = ["select", "--gains", str(tmp_path / "S.csv"), "--budget", "2"]
+    spaced = _run([*base, "--cost", "-1,2", "--max-cost", "10"], capsys)
+    joined = _run([*base, "--cost=-1,2", "--max-cost", "10"], capsys)
+    assert spaced == joined and spaced[0] == 0
+
+
+def test_solves_with_costs_print_no_solver_banner(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    # A fresh process: highspy prints its banner once per process, when it first starts.
+    _gains(tmp_path / "S.csv")
+    argv = ["select", "--gains", str(tmp_path / "S.csv"), "--budget", "2", "--cost", "1,0.5"]
+    argv += ["--max-cost", "3"]
+    code = f"import sys; from taskgrouping.cli import main; sys.exit(main({argv!r}))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "HiGHS" not in proc.stdout and proc.stdout.splitlines()[-1].startswith("objective")
+
+
+def test_help_version_and_the_probe_default_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskgrouping import __version__
+    from taskgrouping.cli import build_parser
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"taskgrouping {__version__}"
+    sub = build_parser()._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    for name in ("select", "probe", "validate-config", "config-docs"):
+        assert sub[name].description, name
+    assert "default: config.yaml in the working directory" in " ".join(
+        sub["probe"].format_help().split()
+    )
+    monkeypatch.chdir(tmp_path)
+    status, _, err = _run(["probe", "--out-dir", "out"], capsys)
+    assert status == 2
+    line = _one_error_line(err)
+    assert f"no config.yaml in the working directory {tmp_path}; give --config FILE" in line
+    assert "Errno" not in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["probe", "--out-dir", "out", "--seed", "-1"], "--seed -1 is not accepted"),
+        (["probe", "--out-dir", "afile"], "--out-dir afile is a file, not a folder"),
+    ],
+)
+def test_probe_arguments_are_checked_first(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    message: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "config.yaml").write_text("{}\n")
+    status, _, err = _run(argv, capsys)
+    assert status == 2 and message in _one_error_line(err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_closed_pipe_ends_quietly() -> None:
+    import os
+    import subprocess
+    import sys
+
+    # Standard output is a pipe whose reader has gone (`taskgrouping config-docs | head`).
+    read, write = os.pipe()
+    os.close(read)
+    code = "import sys; from taskgrouping.cli import main; sys.exit(main(['config-docs']))"
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], stdout=write, stderr=subprocess.PIPE, text=True
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 141 and proc.stderr == "", proc.stderr

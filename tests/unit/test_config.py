@@ -14,6 +14,8 @@ from taskgrouping.config import (
     config_reference_markdown,
     load_config,
     load_schema,
+    read_config_file,
+    unknown_key_origin,
     validate_config,
 )
 
@@ -124,3 +126,89 @@ def test_string_scalars_from_the_command_line_are_read_as_yaml() -> None:
     assert validate_config({"synthetic": {"budgets": "null"}})["synthetic"]["budgets"] is None
     with pytest.raises(ConfigError, match=re.escape("synthetic.seed = '1.5': must be of type")):
         validate_config({"synthetic": {"seed": "1.5"}})
+
+
+@pytest.mark.parametrize("text", ["1e-3", "1E-3", "1.0e-3", "0.001", "1e-03", ".001"])
+def test_numbers_in_every_notation_are_numbers(tmp_path: Path, text: str) -> None:
+    # In a config file (YAML 1.1 reads 1e-3 as a string) and as a --config/--set string.
+    path = tmp_path / "c.yaml"
+    path.write_text(f"synthetic:\n  train:\n    lr: {text}\n  n_train: 1e3\n")
+    cfg = load_config(path)
+    assert cfg["synthetic"]["train"]["lr"] == pytest.approx(1e-3)
+    assert cfg["synthetic"]["n_train"] == 1000 and isinstance(cfg["synthetic"]["n_train"], int)
+    given = validate_config({"synthetic": {"train": {"lr": text}, "n_train": "1e3"}})
+    assert given["synthetic"]["train"]["lr"] == pytest.approx(1e-3)
+    assert (
+        given["grouping"]["time_limit_s"] == 60
+        and validate_config({"grouping": {"time_limit_s": "37"}})["grouping"]["time_limit_s"] == 37
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"synthetic": {"n_train": "2.5e-1"}}, r"^synthetic\.n_train = '2\.5e-1': must be of type"),
+        ({"synthetic": {"train": {"lr": "1e-3x"}}}, r"^synthetic\.train\.lr = '1e-3x': must be"),
+        ({"synthetic": {"budgets": []}}, r"^synthetic\.budgets = \[\]: must list at least 1"),
+        (
+            {"synthetic": {"probe": {"sample": 99}}},
+            r"^synthetic\.probe\.sample = 99 exceeds the 15 pairs of the 6 tasks of 'synthetic'",
+        ),
+    ],
+)
+def test_values_that_used_to_pass_silently_are_refused(raw: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate_config(raw)
+
+
+CONFIG_FILES = {
+    "empty": ("", r"holds nothing; a config file is a mapping of keys"),
+    "comment only": ("# nothing\n", r"holds nothing"),
+    "top-level list": ("- a\n- b\n", r"holds a list; a config file is a mapping"),
+    "scalar": ("synthetic\n", r"holds a str"),
+    "tab indent": (
+        "synthetic:\n\tseed: 1\n",
+        r"is not valid YAML: line 2, column 1: found character '\\t' that cannot start any token "
+        r"\(indent with spaces",
+    ),
+    "unclosed bracket": ("benchmarks: [synthetic\n", r"is not valid YAML: line 2, column 1"),
+    "braces": ("{}\n", None),
+    "json": ('{"synthetic": {"seed": 3}}', None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_FILES))
+def test_config_files_are_read_as_snakemake_reads_them(tmp_path: Path, case: str) -> None:
+    from snakemake.common.configfile import load_configfile
+    from snakemake_interface_common.exceptions import WorkflowError
+
+    text, message = CONFIG_FILES[case]
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    try:
+        snakemake_reads = load_configfile(str(path))
+    except WorkflowError:
+        snakemake_reads = None
+    if message is None:
+        assert read_config_file(path) == snakemake_reads
+        return
+    assert snakemake_reads is None
+    with pytest.raises(ConfigError, match=message) as err:
+        read_config_file(path)
+    assert str(err.value).startswith(f"config file {str(path)!r} ")
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_keys_name_the_file_that_brought_them(tmp_path: Path) -> None:
+    good, target = tmp_path / "x.yaml", tmp_path / "run_info.json"
+    good.write_text("synthetic: {seed: 1}\n")
+    target.write_text('{"commit": "abc", "synthetic": {"seed": 2}}')
+    with pytest.raises(ConfigError) as err:
+        validate_config({**read_config_file(good), **read_config_file(target)})
+    origin = unknown_key_origin(err.value, [good, target])
+    assert origin.startswith(f"; set in {target} (--configfile reads every argument after it")
+    nested = tmp_path / "y.yaml"
+    nested.write_text("synthetic: {colour: blue}\n")
+    with pytest.raises(ConfigError) as err:
+        validate_config(read_config_file(nested))
+    assert unknown_key_origin(err.value, [good, nested]) == f"; set in {nested}"

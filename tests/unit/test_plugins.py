@@ -130,6 +130,40 @@ def test_bad_plugin_specs_get_one_line_naming_them(tmp_path: Path, case: str) ->
     assert "\n" not in text
 
 
+# case: (plug-in module body, message) for a plug-in benchmark 'mine' that the config runs
+BAD_PLUGIN_CODE: dict[str, tuple[str, str]] = {
+    "constructor_raises": (
+        "class Boom(Base):\n    def __init__(self, params):\n"
+        "        raise RuntimeError('no data here')\n",
+        "benchmark 'mine': the plug-in's tasks_from_config raised RuntimeError: no data here",
+    ),
+    "check_config_raises": (
+        "class Picky(Base):\n    @classmethod\n    def check_config(cls, block):\n"
+        "        raise KeyError('size')\n",
+        "benchmark 'mine': the plug-in's check_config raised KeyError: 'size'",
+    ),
+    "task_twice": (
+        "class Twice(Base):\n    @property\n    def tasks(self):\n        return ['a', 'b', 'a']\n",
+        "benchmark 'mine' names task 'a' twice in its tasks ['a', 'b', 'a']",
+    ),
+    "tasks_not_a_list": (
+        "class Count(Base):\n    @property\n    def tasks(self):\n        return 3\n",
+        "benchmark 'mine': the plug-in's tasks_from_config raised TypeError: 'int' object is "
+        "not iterable",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PLUGIN_CODE))
+def test_bad_plugin_code_gets_one_line_naming_the_plugin(tmp_path: Path, case: str) -> None:
+    body, message = BAD_PLUGIN_CODE[case]
+    file = _plugin_file(tmp_path, f"plugin_code_{case}", body)
+    cls = body.split("class ", 1)[1].split("(", 1)[0]
+    with pytest.raises(ConfigError) as err:
+        validate_config({"plugins": [f"{file}:{cls}"], "benchmarks": ["mine"]})
+    assert str(err.value) == message
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [

@@ -12,6 +12,8 @@ produced.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
@@ -27,9 +29,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from taskgrouping import grouping
+from taskgrouping import cli, grouping, plugins
 from taskgrouping.benchmarks.ett import DataSourceError
-from taskgrouping.config import ConfigError, validate_config
+from taskgrouping.config import (
+    ConfigError,
+    load_config,
+    read_config_file,
+    unknown_key_origin,
+    validate_config,
+)
 from taskgrouping.grouping import Selection, gain_candidates, select
 from taskgrouping.workflow import data as data_stage
 from taskgrouping.workflow import group as group_stage
@@ -211,6 +219,132 @@ def prepare_ett_without_copy() -> None:
     data_stage.prepare_data("ett", ett_block(local_path="ETTh1.csv"), "data")
 
 
+# --- config files, the command line, plug-ins and checkpoints ------------------------------------
+
+
+class CommandLineError(Exception):
+    """``taskgrouping`` ended with a non-zero status; the message is its error line."""
+
+
+def command(*argv: str) -> Callable[[], None]:
+    """Run ``taskgrouping argv`` in process; its stderr error line becomes the exception."""
+
+    def run() -> None:
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            status = cli.main(list(argv))
+        if status != 0:
+            text = err.getvalue().strip()
+            raise CommandLineError(text.removeprefix("taskgrouping: error: "))
+
+    return run
+
+
+def with_gains_file(text: str | None = None) -> Callable[[], None]:
+    """``select`` on TASKS' gain file ``S.csv`` (``text`` or seeded numbers), with ``argv``."""
+
+    def write() -> None:
+        if text is None:
+            pd.DataFrame(np.zeros((4, 4)), index=TASKS, columns=TASKS).to_csv("S.csv")
+        else:
+            Path("S.csv").write_text(text)
+
+    return write
+
+
+def select_cli(*argv: str, gains: str | None = None) -> Callable[[], None]:
+    def run() -> None:
+        with_gains_file(gains)()
+        command("select", "--gains", "S.csv", *argv)()
+
+    return run
+
+
+def config_file(text: str | bytes) -> Callable[[], Any]:
+    """Read the config file ``c.yaml`` holding ``text``, as validate-config and the workflow do."""
+
+    def run() -> Any:
+        path = Path("c.yaml")
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
+        return load_config(path)
+
+    return run
+
+
+def config_folder() -> Any:
+    Path("configs").mkdir()
+    return load_config("configs")
+
+
+def probe_cli(*argv: str, config_yaml: bool = True) -> Callable[[], None]:
+    def run() -> None:
+        Path("afile").write_text("x")
+        if config_yaml:
+            Path("config.yaml").write_text("{}\n")
+        command("probe", *argv)()
+
+    return run
+
+
+PLUGIN_BASE = """
+from pathlib import Path
+from taskgrouping.benchmarks import Benchmark
+from taskgrouping.models import MultiTaskNet, mlp
+
+class Mine(Benchmark):
+    name = "mine"
+    @property
+    def tasks(self):
+        return TASKS
+    def prepare(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    def load(self, data_dir: Path):
+        return {}
+    def build_model(self, tasks):
+        return MultiTaskNet(mlp([1, 2]), {t: mlp([2, 1]) for t in tasks})
+"""
+
+
+def plugin_config(stem: str, body: str) -> Callable[[], Any]:
+    """validate_config of a config that runs the plug-in benchmark 'mine' of module ``stem``."""
+
+    def run() -> Any:
+        Path(f"{stem}.py").write_text(PLUGIN_BASE + body)
+        previous = dict(plugins._LOADED)
+        try:
+            return validate_config({"plugins": [f"{stem}.py:Mine"], "benchmarks": ["mine"]})
+        finally:
+            plugins._LOADED.clear()
+            plugins._LOADED.update(previous)
+            sys.modules.pop(stem, None)
+
+    return run
+
+
+def target_read_as_config() -> None:
+    """``snakemake --configfile x.yaml figures/synthetic/run_info.json``: the target's keys."""
+    Path("x.yaml").write_text("synthetic: {seed: 1}\n")
+    Path("run_info.json").write_text('{"commit": "abc", "config": {}}')
+    files = ["x.yaml", "run_info.json"]
+    raw: dict[str, Any] = {}
+    for name in files:
+        raw.update(read_config_file(name))
+    try:
+        validate_config(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{err}{unknown_key_origin(err, files)}") from None
+
+
+def corrupt_checkpoint() -> None:
+    from taskgrouping.training.checkpoint import load_checkpoint
+
+    Path("metrics.ckpt").write_bytes(b"")
+    assert load_checkpoint(Path("metrics.ckpt"), "key") is None
+
+
 NO_DATA = ("data/data.npz", "data/tasks.json")
 NO_METRICS = ("train/metrics.json",)
 NO_GROUPS = ("groups/ours.json",)
@@ -362,6 +496,203 @@ FAULTS: list[Fault] = [
         r"^unknown config key\(s\) \['colour'\] under <top level>; accepted keys: \[",
         ConfigError,
     ),
+    # config values and config files that used to be accepted or answered with a traceback
+    Fault(
+        "`synthetic: {budgets: []}`",
+        config({"synthetic": {"budgets": []}}),
+        r"^synthetic\.budgets = \[\]: must list at least 1 item\(s\)$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {sample: 99}}` (15 pairs)",
+        config({"synthetic": {"probe": {"sample": 99}}}),
+        r"^synthetic\.probe\.sample = 99 exceeds the 15 pairs of the 6 tasks of 'synthetic'; "
+        r"accepted: 1 \.\. 15, or null for all pairs$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {train: {lr: .nan}}`",
+        config({"synthetic": {"train": {"lr": float("nan")}}}),
+        r"^synthetic\.train\.lr = nan: must be a finite number$",
+        ConfigError,
+    ),
+    Fault(
+        "`grouping: {time_limit_s: .inf}`",
+        config({"grouping": {"time_limit_s": float("inf")}}),
+        r"^grouping\.time_limit_s = inf: must be a finite number$",
+        ConfigError,
+    ),
+    Fault(
+        "`synthetic: {probe: {at_epochs: []}}` (would probe nothing)",
+        config({"synthetic": {"probe": {"at_epochs": []}}}),
+        r"^synthetic\.probe\.at_epochs = \[\]: must list at least 1 item\(s\)$",
+        ConfigError,
+    ),
+    Fault(
+        "`--config synthetic.train.lr=1e-3` (a dotted key)",
+        config({"synthetic.train.lr": "1e-3"}),
+        r"^unknown config key 'synthetic\.train\.lr' under <top level>: Snakemake's --config does "
+        r"not split keys at dots; write --config synthetic='\{train: \{lr: VALUE\}\}'$",
+        ConfigError,
+    ),
+    Fault(
+        "`snakemake --configfile x.yaml figures/synthetic/run_info.json` (a target read as a "
+        "config file)",
+        target_read_as_config,
+        r"^unknown config key\(s\) \['commit', 'config'\] under <top level>; accepted keys: .*; "
+        r"set in run_info\.json \(--configfile reads every argument after it as a config file: "
+        r"name targets before --configfile\)$",
+        ConfigError,
+    ),
+    Fault(
+        "empty config file",
+        config_file(""),
+        r"^config file 'c\.yaml' holds nothing; a config file is a mapping of keys \(write \{\} "
+        r"for every default\)$",
+        ConfigError,
+    ),
+    Fault(
+        "config file holding a list",
+        config_file("- synthetic\n- ett\n"),
+        r"^config file 'c\.yaml' holds a list; a config file is a mapping of keys",
+        ConfigError,
+    ),
+    Fault(
+        "config file indented with a tab",
+        config_file("synthetic:\n\tseed: 1\n"),
+        r"^config file 'c\.yaml' is not valid YAML: line 2, column 1: found character '\\t' that "
+        r"cannot start any token \(indent with spaces: YAML does not allow tabs\)$",
+        ConfigError,
+    ),
+    Fault(
+        "config file giving a key twice",
+        config_file("synthetic:\n  seed: 1\n  seed: 2\n"),
+        r"^config file 'c\.yaml' is not valid YAML: line 3, column 3: key 'seed' is given twice in "
+        r"one mapping \(the first would be ignored\)$",
+        ConfigError,
+    ),
+    Fault(
+        "config file in Latin-1",
+        config_file("# r\xe9glages\nsynthetic: {seed: 1}\n".encode("latin-1")),
+        r"^config file 'c\.yaml' is not UTF-8 text \(invalid continuation byte\)$",
+        ConfigError,
+    ),
+    Fault(
+        "config path that is a folder",
+        config_folder,
+        r"^config file 'configs' is a folder, not a file$",
+        ConfigError,
+    ),
+    # plug-ins
+    Fault(
+        "plug-in listing a task twice",
+        plugin_config("twice_plugin", "TASKS = ['a', 'b', 'a']\n"),
+        r"^benchmark 'mine' names task 'a' twice in its tasks \['a', 'b', 'a'\]$",
+        ConfigError,
+    ),
+    Fault(
+        "plug-in whose constructor raises",
+        plugin_config(
+            "raising_plugin",
+            "TASKS = ['a', 'b']\nclass Mine(Mine):\n    def __init__(self, params):\n"
+            "        raise RuntimeError('cannot reach the data server')\n",
+        ),
+        r"^benchmark 'mine': the plug-in's tasks_from_config raised RuntimeError: cannot reach the "
+        r"data server$",
+        ConfigError,
+    ),
+    # the command line
+    Fault(
+        "`select --out` naming a folder",
+        select_cli("--budget", "2", "--out", "."),
+        r"^--out \. is a folder; give a file name, e\.g\. out\.json$",
+        CommandLineError,
+    ),
+    Fault(
+        "`select --out` in a folder that does not exist",
+        select_cli("--budget", "2", "--out", "no/such/g.json"),
+        r"^--out no/such/g\.json: folder no/such does not exist; create it first$",
+        CommandLineError,
+        absent=("no",),
+    ),
+    Fault(
+        "`select --together a,a`",
+        select_cli("--budget", "2", "--together", "t0,t0"),
+        r"^--together 't0,t0' names task 't0' twice; give two tasks$",
+        CommandLineError,
+    ),
+    Fault(
+        "`select --together t0,t1 --apart t0,t1`",
+        select_cli("--budget", "2", "--together", "t0,t1", "--apart", "t0,t1"),
+        r"^--budget 2 is infeasible: tasks 't0' and 't1' must be apart, but together pairs join "
+        r"them \(tasks \['t0', 't1'\] must share a network\)$",
+        CommandLineError,
+    ),
+    Fault(
+        "`select --min-group-size 5` (4 tasks)",
+        select_cli("--budget", "2", "--min-group-size", "5"),
+        r"^--min-group-size 5 is outside 1\.\.4, the tasks of S\.csv$",
+        CommandLineError,
+    ),
+    Fault(
+        "`select --time-limit 0`",
+        select_cli("--budget", "2", "--time-limit", "0"),
+        r"^--time-limit 0 is not accepted: a positive number of seconds$",
+        CommandLineError,
+    ),
+    Fault(
+        "`select --gains` naming a folder",
+        command("select", "--gains", ".", "--budget", "2"),
+        r"^--gains \. is a folder; give the gain matrix CSV file$",
+        CommandLineError,
+    ),
+    Fault(
+        "`probe --out-dir` naming a file",
+        probe_cli("--out-dir", "afile"),
+        r"^--out-dir afile is a file, not a folder$",
+        CommandLineError,
+    ),
+    Fault(
+        "`probe --seed -1`",
+        probe_cli("--out-dir", "out", "--seed", "-1"),
+        r"^--seed -1 is not accepted: a probe seed >= 0$",
+        CommandLineError,
+        absent=("out",),
+    ),
+    Fault(
+        "`probe` without `--config` where there is no config.yaml",
+        probe_cli("--out-dir", "out", config_yaml=False),
+        r"^no config\.yaml in the working directory .+; give --config FILE$",
+        CommandLineError,
+        absent=("out",),
+    ),
+    # gain matrix files
+    Fault(
+        "`gains.csv` naming a task twice",
+        select_cli("--budget", "2", gains=",a,b,a\na,0,1,2\nb,1,0,2\na,2,1,0\n"),
+        r"^gain matrix S\.csv has duplicate task 'a' in its columns$",
+        CommandLineError,
+    ),
+    Fault(
+        "`gains.csv` separated by semicolons",
+        select_cli("--budget", "2", gains=";a;b\na;0;1\nb;1;0\n"),
+        r"^gain matrix S\.csv is separated by ';', not by commas; write it as CSV",
+        CommandLineError,
+    ),
+    Fault(
+        "`gains.csv` with an empty task name",
+        select_cli("--budget", "2", gains=",a,,c\na,0,1,2\n,1,0,2\nc,2,1,0\n"),
+        r"^gain matrix S\.csv has an empty task name in column 3$",
+        CommandLineError,
+    ),
+    # interrupted runs
+    Fault(
+        "empty checkpoint left by a killed job",
+        corrupt_checkpoint,
+        r"^ignoring unreadable checkpoint metrics\.ckpt \(the file is empty\): starting from "
+        r"scratch$",
+        None,
+    ),
     # files of a synthetic run
     Fault(
         "training without `data/data.npz`",
@@ -430,7 +761,7 @@ FAULTS: list[Fault] = [
     Fault(
         "non-finite gain matrix given to the solver (Python API)",
         solver_gets_nan,
-        r"^gains must be finite, got nan at \(1, 2\)$",
+        r"^gains must be finite off the diagonal, got nan at \(1, 2\)$",
     ),
     Fault(
         "solver time limit reached before any partition was found",

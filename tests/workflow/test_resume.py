@@ -202,3 +202,57 @@ def test_interrupted_probe_base_run_resumes_to_the_identical_points(
     ref, got = torch.load(tmp_path / "ref.pt"), torch.load(out)
     assert len(got["points"]) == reference.points
     assert _same(ref, got)
+
+
+def _started(work: Path, *args: str) -> subprocess.Popen:
+    """Snakemake in a session of its own (as a terminal's foreground job), output to a file."""
+    cmd = ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work), *args]
+    out = (work / "snakemake.out").open("w")
+    return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.mark.workflow
+def test_ctrl_c_stops_jobs_with_one_line_and_the_rerun_resumes(tmp_path: Path) -> None:
+    target = _train_target("t0+t1")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(KILL_CONFIG))
+    ckpt = checkpoint_path(tmp_path / target)
+    proc = _started(tmp_path, "--cores", "1", target)
+    deadline = time.monotonic() + 120
+    while _checkpoint_epoch(ckpt) < 2:
+        assert proc.poll() is None, "the job ended before a checkpoint was written"
+        assert time.monotonic() < deadline, "no checkpoint within 120 s"
+        time.sleep(0.05)
+    # Ctrl-C in a terminal: SIGINT to every process of the foreground process group.
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=60) != 0
+    printed = (tmp_path / "snakemake.out").read_text()
+    (log,) = (tmp_path / "logs" / "train_group").rglob("*.log")
+    assert logs_stage.INTERRUPTED in log.read_text()
+    assert "Traceback" not in printed + log.read_text() and "KeyboardInterrupt" not in printed
+    assert "Run the same command again to continue" in printed
+    assert not (tmp_path / target).exists() and _checkpoint_epoch(ckpt) >= 2
+
+    proc = _started(tmp_path, "--cores", "1", target)
+    assert proc.wait(timeout=180) == 0, (tmp_path / "snakemake.out").read_text()[-3000:]
+    assert re.search(r"resumed_from_epoch=([2-9]|\d\d)", log.read_text())
+    assert not ckpt.exists()
+
+
+@pytest.mark.workflow
+def test_sigterm_lets_running_jobs_finish_then_stops(tmp_path: Path) -> None:
+    first, second = _train_target("t0"), _train_target("t1")
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(KILL_CONFIG))
+    proc = _started(tmp_path, "--cores", "1", first, second)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "results").rglob("metrics.ckpt")):
+        assert proc.poll() is None, "the job ended before a checkpoint was written"
+        assert time.monotonic() < deadline, "no training job started within 120 s"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=180) != 0
+    printed = (tmp_path / "snakemake.out").read_text()
+    # The running job finished and wrote its output; the other one never started.
+    done = [t for t in (first, second) if (tmp_path / t).exists()]
+    assert len(done) == 1, printed[-3000:]
+    assert "Will exit after finishing currently running jobs" in printed
+    assert "Run the same command again to continue" in printed and "Traceback" not in printed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -153,3 +154,43 @@ def test_snakefmt_check() -> None:
     files = [str(ROOT / "Snakefile"), *map(str, sorted((ROOT / "workflow/rules").glob("*.smk")))]
     proc = subprocess.run(["snakefmt", "--check", *files], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+SMALL = {
+    "methods": ["stl", "mtl", "ours"],
+    "synthetic": {
+        "n_tasks": 3,
+        "n_clusters": 1,
+        "n_train": 64,
+        "n_val": 32,
+        "n_test": 32,
+        "budgets": [1, 2],
+        "train": {"max_epochs": 1, "restarts": 1, "patience": 0, "seeds": [0]},
+        "probe": {"epochs": 1, "every": 1, "seeds": [0]},
+    },
+}
+
+
+def test_report_front_page_describes_the_run_of_its_own_configuration(tmp_path: Path) -> None:
+    work = _workdir(tmp_path, SMALL)
+    _snakemake(work, "--cores", "2")
+    # Another configuration's run afterwards (only the selections and what follows change).
+    other = ("--config", "grouping={time_limit_s: 37}")
+    _snakemake(work, "--cores", "2", *other)
+    assert len(list((work / "results/run_info").glob("*.json"))) == 2
+    _snakemake(work, "--report", str(work / "first.html"))
+    first = (work / "first.html").read_text(errors="replace")
+    _snakemake(work, "--report", str(work / "second.html"), *other)
+    second = (work / "second.html").read_text(errors="replace")
+    assert _grouping_time_limits(first) == ["60"]
+    assert _grouping_time_limits(second) == ["37"]
+    # A configuration that never ran: the front page says there is no description of it.
+    _snakemake(work, "--report", str(work / "never.html"), "--config", "random={seed: 3}")
+    never = (work / "never.html").read_text(errors="replace")
+    assert "No run with this configuration has been described yet" in never
+    assert _grouping_time_limits(never) == []
+
+
+def _grouping_time_limits(html: str) -> list[str]:
+    """``grouping.time_limit_s`` of every configuration shown in a report's front page."""
+    return re.findall(r"grouping: \{[^}]*time_limit_s: ([^,}]+)[,}]", html)

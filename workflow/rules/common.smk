@@ -14,6 +14,9 @@ os.environ.update(
 from taskgrouping.config import (
     ConfigError,
     budgets_of,
+    config_digest,
+    read_config_file,
+    unknown_key_origin,
     has_planted_truth,
     tasks_of as _config_tasks,
     validate_config,
@@ -22,13 +25,22 @@ from taskgrouping.methods import get_method, registered_methods
 from taskgrouping.plugins import export_plugins
 
 try:
+    # Snakemake has read them already; this refuses what it lets through (a key given twice).
+    for _configfile in workflow.configfiles:
+        read_config_file(_configfile)
     _validated = validate_config(config)
 except ConfigError as err:
-    sys.exit(f"config error: {err}")
+    sys.exit(f"config error: {err}{unknown_key_origin(err, workflow.configfiles)}")
 config.clear()
 config.update(_validated)
 # Jobs run in processes of their own: they find the config's benchmark and method plug-ins there.
 export_plugins(config["plugins"])
+
+STOPPED = (
+    "taskgrouping: the workflow stopped before finishing: a job failed (its log is named "
+    "above), or Ctrl-C or SIGTERM stopped it. Run the same command again to continue: "
+    "finished outputs are kept, and training jobs resume from their last checkpoint."
+)
 
 
 wildcard_constraints:
@@ -224,3 +236,29 @@ def all_outputs():
         out += [f"results/{bench}/summary.csv", f"results/{bench}/totals.csv"]
         out += figure_files(bench)
     return out
+
+
+# The description of a run is filed under its configuration, so that the report of one
+# configuration never shows another configuration's run (another config file, a plug-in run).
+RUN_INFO = f"results/run_info/{config_digest(config)}"
+
+
+def run_info_output():
+    """The run description, marked for the report once it exists: the report's front page then
+    describes this configuration's run, or says that there is none (workflow/report)."""
+    path = f"{RUN_INFO}.json"
+    if not Path(path).exists():
+        return path
+    return report(
+        path,
+        caption="../report/run_info.rst",
+        category="run",
+        subcategory="description",
+        labels={"file": "run description"},
+    )
+
+
+onerror:
+    # Snakemake's own last words ("At least one job did not complete successfully") read the
+    # same after a failed job, Ctrl-C and SIGTERM; this says what the next step is in each case.
+    print(STOPPED, file=sys.stderr)

@@ -6,14 +6,8 @@ rule describe_run:
     input:
         all_outputs(),
     output:
-        json=report(
-            "results/run_info.json",
-            caption="../report/run_info.rst",
-            category="run",
-            subcategory="description",
-            labels={"file": "run description"},
-        ),
-        rst="results/run_info.rst",
+        json=run_info_output(),
+        rst=f"{RUN_INFO}.rst",
     log:
         "logs/describe_run/describe_run.log",
     # The one environment that holds every package whose version the description lists.
@@ -30,7 +24,7 @@ rule describe_run:
 # (commit, time, host) until this is asked for, e.g. `snakemake figures/synthetic/run_info.json`.
 rule publish_run_info:
     input:
-        info="results/run_info.json",
+        info=f"{RUN_INFO}.json",
         figures=lambda wc: expand(list(rules.render_figures.output), bench=wc.bench),
     output:
         "figures/{bench}/run_info.json",

@@ -96,18 +96,23 @@ class PerformanceTable:
         losses = np.array(self.losses, dtype=float)
         if losses.shape != masks.shape:
             raise ValueError(f"losses have shape {losses.shape}; accepted: {masks.shape}")
+
+        def network(row: int) -> str:
+            members = NETWORK_SEPARATOR.join(t for t, m in zip(tasks, masks[row], strict=True) if m)
+            return f"network {row} ({members})"
+
         bad = masks & ~np.isfinite(losses)
         if bad.any():
             row, task = (int(k) for k in np.argwhere(bad)[0])
             raise ValueError(
-                f"network {row} has loss {losses[row, task]} for its member task "
+                f"{network(row)} has loss {losses[row, task]} for its member task "
                 f"{tasks[task]!r}; accepted: a finite number"
             )
         stray = ~masks & ~np.isnan(losses)
         if stray.any():
             row, task = (int(k) for k in np.argwhere(stray)[0])
             raise ValueError(
-                f"network {row} has loss {losses[row, task]} for task {tasks[task]!r}, which is "
+                f"{network(row)} has loss {losses[row, task]} for task {tasks[task]!r}, which is "
                 f"not one of its members; accepted: NaN"
             )
         costs = np.array(self.costs, dtype=float)
@@ -117,7 +122,7 @@ class PerformanceTable:
         if bad_cost.any():
             row = int(np.flatnonzero(bad_cost)[0])
             raise ValueError(
-                f"network {row} has cost {costs[row]}; accepted: a finite non-negative number"
+                f"{network(row)} has cost {costs[row]}; accepted: a finite non-negative number"
             )
         object.__setattr__(self, "tasks", tasks)
         for name, array in (("masks", masks), ("losses", losses), ("costs", costs)):
@@ -377,7 +382,9 @@ def table_candidates(table: PerformanceTable) -> Candidates:
     Values are the measured losses, so select with ``maximize=False``; candidate ``r`` is
     network ``r`` of the table.
     """
-    return Candidates(masks=table.masks, values=table.losses, costs=table.costs)
+    return Candidates(
+        masks=table.masks, values=table.losses, costs=table.costs, tasks=tuple(table.tasks)
+    )
 
 
 def score_selection(

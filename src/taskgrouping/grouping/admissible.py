@@ -36,7 +36,7 @@ def _admissible(cands: Candidates, budget: Budget, mode: str) -> tuple[np.ndarra
     """
     _check_budget_tasks(budget, cands.n_tasks)
     components = _components(cands.n_tasks, budget.together)
-    _check_contradictions(budget, components)
+    _check_contradictions(budget, components, cands)
     rows = np.flatnonzero(_admissible_mask(cands, budget, mode, components))
     needed = _check_coverage(cands, budget, rows, components)
     if budget.max_cost is not None:
@@ -44,24 +44,26 @@ def _admissible(cands: Candidates, budget: Budget, mode: str) -> tuple[np.ndarra
     return rows, components
 
 
-def _check_contradictions(budget: Budget, components: list[list[int]]) -> None:
+def _check_contradictions(budget: Budget, components: list[list[int]], cands: Candidates) -> None:
     """Together pairs that join apart or alone tasks, and alone tasks under a ``min_size``."""
+    name, names = cands.task_name, cands.task_names
     for component in components:
         for first, second in budget.apart:
             if first in component and second in component:
                 raise InfeasibleGrouping(
-                    f"tasks {first} and {second} must be apart, but together pairs join them "
-                    f"(tasks {component} must share a network)"
+                    f"tasks {name(first)} and {name(second)} must be apart, but together pairs "
+                    f"join them (tasks {names(component)} must share a network)"
                 )
         for task in budget.alone:
             if task in component:
                 partners = [other for other in component if other != task]
                 raise InfeasibleGrouping(
-                    f"task {task} must be alone, but together pairs join it with tasks {partners}"
+                    f"task {name(task)} must be alone, but together pairs join it with tasks "
+                    f"{names(partners)}"
                 )
     if budget.alone and budget.min_size > 1:
         raise InfeasibleGrouping(
-            f"tasks {list(budget.alone)} must be alone, but min_size {budget.min_size} forbids "
+            f"tasks {names(budget.alone)} must be alone, but min_size {budget.min_size} forbids "
             f"single-task networks"
         )
 
@@ -101,17 +103,21 @@ def _check_coverage(
     for component in components:
         if not masks[np.ix_(rows, component)].all(axis=1).any():
             raise InfeasibleGrouping(
-                f"together pairs join tasks {component}, but no candidate network that fits "
+                f"together pairs join tasks {cands.task_names(component)}, but no candidate "
+                "network that fits "
                 f"the budget holds all {len(component)} of them (the largest holds {largest})"
             )
     for task in budget.alone:
         if not (masks[rows, task] & (row_sizes == 1)).any():
-            raise InfeasibleGrouping(f"task {task} must be alone, but no candidate is {{{task}}}")
+            raise InfeasibleGrouping(
+                f"task {cands.task_name(task)} must be alone, but no candidate network holds it "
+                "alone"
+            )
     uncovered = np.flatnonzero(~masks[rows].any(axis=0))
     if uncovered.size:
         raise InfeasibleGrouping(
-            f"task {uncovered[0]} is in no candidate network that fits the budget "
-            f"({budget.describe()})"
+            f"task {cands.task_name(uncovered[0])} is in no candidate network that fits the "
+            f"budget ({budget.describe(cands.tasks)})"
         )
 
     n_alone = len(budget.alone)
@@ -121,8 +127,8 @@ def _check_coverage(
         if n_alone:
             reason = (
                 f"{budget.max_networks} networks cannot cover {n_tasks} tasks: the alone tasks "
-                f"{list(budget.alone)} take {n_alone} single-task networks and the other "
-                f"{n_tasks - n_alone} tasks need at least {needed - n_alone} networks of at "
+                f"{cands.task_names(budget.alone)} take {n_alone} single-task networks and the "
+                f"other {n_tasks - n_alone} tasks need at least {needed - n_alone} networks of at "
                 f"most {largest} tasks"
             )
         else:

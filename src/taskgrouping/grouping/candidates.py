@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -78,6 +79,7 @@ def gain_candidates(
     *,
     max_size: int | None = None,
     cost: tuple[float, float] = (1.0, 0.0),
+    tasks: Sequence[str] | None = None,
 ) -> Candidates:
     """Every non-empty task subset as a candidate network, valued by a gain matrix.
 
@@ -100,6 +102,8 @@ def gain_candidates(
         Enumerate only subsets of at most this many tasks (None: all subsets).
     cost
         ``(a, b)``: a network of ``|G|`` tasks costs ``a + b |G|`` (default 1 per network).
+    tasks
+        Task names in the matrix's order, which messages then use (default: indices).
 
     Returns
     -------
@@ -161,6 +165,7 @@ def gain_candidates(
         masks=masks,
         values=np.where(masks, received, np.nan),
         costs=size_costs[group_sizes - 1],
+        tasks=None if tasks is None else tuple(tasks),
     )
 
 

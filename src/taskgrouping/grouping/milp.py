@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +18,29 @@ import scipy.sparse as sp
 from cvxpy.settings import INFEASIBLE_OR_UNBOUNDED
 
 _FEASIBLE_SOLUTION = int(highspy.SolutionStatus.kSolutionStatusFeasible)
+
+
+@contextlib.contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Send what native code writes to file descriptor 1 to ``/dev/null`` inside the block.
+
+    highspy prints its banner on standard output whenever cvxpy creates a ``Highs`` object,
+    whatever the options say; standard output carries the command's results.
+    """
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
 
 
 @dataclass(frozen=True)
@@ -56,7 +83,7 @@ def _solve_exact_cover(
     total = weights @ chosen
     problem = cp.Problem(cp.Maximize(total) if maximize else cp.Minimize(total), constraints)
     construct_s = time.perf_counter() - build_start
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _native_stdout_silenced():
         # cvxpy warns "Solution may be inaccurate" at a time limit; the status below says so.
         warnings.filterwarnings(
             "ignore", message="Solution may be inaccurate", category=UserWarning
@@ -67,6 +94,8 @@ def _solve_exact_cover(
             presolve="off",
             time_limit=float(time_limit_s),
             mip_rel_gap=float(mip_rel_gap),
+            # HiGHS prints its banner and log on standard output, where results go.
+            output_flag=False,
         )
     info = problem.solver_stats.extra_stats
     if problem.status in (cp.INFEASIBLE, INFEASIBLE_OR_UNBOUNDED):

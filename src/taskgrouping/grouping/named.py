@@ -130,7 +130,9 @@ def select_tasks(
     """
     names, matrix = _named_matrix(gains, tasks)
     limits = _named_budget(budget, len(names))
-    cands = gain_candidates(matrix, aggregate, max_size=limits.max_size)
+    cands = gain_candidates(
+        matrix, aggregate, max_size=limits.max_size, tasks=[str(n) for n in names]
+    )
     sel = select(cands, limits, mode=mode, maximize=maximize, time_limit_s=time_limit_s)
     return GroupingResult(
         groups=[[names[i] for i in group] for group in sel.groups],

@@ -40,24 +40,33 @@ class Candidates:
     costs
         Float array ``(m,)``: the cost of training each candidate (finite, non-negative);
         None gives every candidate cost 1.0.
+    tasks
+        Task names, one per column, for messages (None: tasks are named by their index).
     """
 
     masks: np.ndarray
     values: np.ndarray
     costs: np.ndarray | None = None
+    tasks: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         masks = np.array(_validate_masks(self.masks), dtype=bool)
         shape = masks.shape
+        if self.tasks is not None:
+            names = tuple(str(t) for t in self.tasks)
+            if len(names) != shape[1]:
+                raise ValueError(f"{len(names)} task names for {shape[1]} tasks (mask columns)")
+            object.__setattr__(self, "tasks", names)
         values = np.array(self.values, dtype=float)
         if values.shape != shape:
             raise ValueError(f"values have shape {values.shape}; accepted: {shape}, like masks")
         bad = masks & ~np.isfinite(values)
         if bad.any():
             row, task = (int(k) for k in np.argwhere(bad)[0])
+            members = np.flatnonzero(masks[row]).tolist()
             raise ValueError(
                 f"values must be finite where masks is True, got {values[row, task]} for task "
-                f"{task} of candidate {row}"
+                f"{self.task_name(task)} in candidate network {self.task_names(members)}"
             )
         costs = np.ones(shape[0]) if self.costs is None else np.array(self.costs, dtype=float)
         if costs.shape != (shape[0],):
@@ -65,12 +74,23 @@ class Candidates:
         bad_cost = ~(np.isfinite(costs) & (costs >= 0))
         if bad_cost.any():
             row = int(np.flatnonzero(bad_cost)[0])
+            members = np.flatnonzero(masks[row]).tolist()
             raise ValueError(
-                f"costs must be finite and non-negative, got {costs[row]} for candidate {row}"
+                f"costs must be finite and non-negative, got {costs[row]} for candidate network "
+                f"{self.task_names(members)}"
             )
         for name, array in (("masks", masks), ("values", values), ("costs", costs)):
             array.setflags(write=False)
             object.__setattr__(self, name, array)
+
+    def task_name(self, task: int) -> str:
+        """Task ``task`` as messages name it: its name quoted, or its index without names."""
+        return str(task) if self.tasks is None else repr(self.tasks[task])
+
+    def task_names(self, tasks: Any) -> str:
+        """Tasks ``tasks`` (indices) as messages name them, e.g. ``['a', 'c']`` or ``[0, 2]``."""
+        indices = [int(t) for t in tasks]
+        return str(indices if self.tasks is None else [self.tasks[t] for t in indices])
 
     @property
     def n_tasks(self) -> int:
@@ -160,10 +180,20 @@ class Budget:
             raise ValueError(f"alone {alone} must list distinct non-negative task indices")
         object.__setattr__(self, "alone", tuple(sorted(alone)))
 
-    def describe(self) -> str:
-        """The fields that differ from their defaults, e.g. ``"max_networks=5, max_size=4"``."""
+    def describe(self, tasks: tuple[str, ...] | None = None) -> str:
+        """The fields that differ from their defaults, e.g. ``"max_networks=5, max_size=4"``;
+        with ``tasks`` (names by index), ``together``, ``apart`` and ``alone`` name the tasks."""
+
+        def shown(name: str) -> Any:
+            value = getattr(self, name)
+            if tasks is None or name not in ("together", "apart", "alone"):
+                return value
+            if name == "alone":
+                return tuple(tasks[t] for t in value)
+            return tuple((tasks[a], tasks[b]) for a, b in value)
+
         parts = [
-            f"{name}={getattr(self, name)!r}"
+            f"{name}={shown(name)!r}"
             for name, default in _BUDGET_DEFAULTS.items()
             if getattr(self, name) != default
         ]

@@ -30,10 +30,12 @@ def gain_selection(inputs: SelectionInputs) -> dict[str, Any]:
     from taskgrouping.grouping import gain_candidates
 
     grouping = inputs.grouping
+    gains = inputs.gains()
     cands = gain_candidates(
-        inputs.gains().to_numpy(float),
+        gains.to_numpy(float),
         grouping["aggregate"],
         max_size=grouping["max_group_size"],
+        tasks=list(gains.columns),
     )
     fields = exact_selection(cands, inputs, maximize=True)
     fields["aggregate"] = grouping["aggregate"]

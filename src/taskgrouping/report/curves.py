@@ -7,7 +7,6 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.ticker import MaxNLocator
 
 from taskgrouping.io import atomic_savefig
 from taskgrouping.methods.registry import has_style, reference_methods
@@ -30,9 +29,17 @@ def _runs_label(rows: pd.DataFrame) -> str:
     return " x ".join(parts) or "1 run"
 
 
+#: Horizontal distance between the markers of methods drawn at the same budget.
+_DODGE = 0.09
+
+
 def _plot_benchmark_curve(ax: plt.Axes, df: pd.DataFrame, extra_methods: list[str]) -> None:
     """Draw every method of one benchmark onto ``ax`` (see :func:`plot_budget_curve`)."""
-    for method in _ordered_methods(df["method"]):
+    methods = _ordered_methods(df["method"])
+    curves = [m for m in methods if m not in reference_methods()]
+    shown = df[df["method"].isin(curves)] if curves else df
+    low, high = int(shown["budget"].min()), int(shown["budget"].max())
+    for method in methods:
         rows = df[df["method"] == method]
         color, marker = _method_style(method, extra_methods)
         if method in reference_methods():
@@ -55,16 +62,22 @@ def _plot_benchmark_curve(ax: plt.Axes, df: pd.DataFrame, extra_methods: list[st
                 label=f"{method} reference (B={budget})"
                 + (f", mean over {n_seeds} seeds" if n_seeds > 1 else ""),
             )
-            ax.plot([budget], [value], marker="D", color=color, linestyle="none")
+            # A reference beyond the other methods' budgets is the line alone: the axis ends
+            # at the last budget that has a curve.
+            if low <= budget <= high:
+                ax.plot([budget], [value], marker="D", color=color, linestyle="none")
             continue
         stats = (
             rows.groupby("budget")["total_test"].agg(["mean", "min", "max", "count"]).sort_index()
         )
+        # Methods that choose the same networks have equal totals: side by side, both show.
+        offset = (curves.index(method) - (len(curves) - 1) / 2) * _DODGE
+        x = stats.index.to_numpy(float) + offset
         n_runs = int(stats["count"].max())
         if n_runs > 1:
             what = _runs_label(rows)
             ax.fill_between(
-                stats.index,
+                x,
                 stats["min"],
                 stats["max"],
                 color=color,
@@ -76,7 +89,7 @@ def _plot_benchmark_curve(ax: plt.Axes, df: pd.DataFrame, extra_methods: list[st
         else:
             label = method
         ax.plot(
-            stats.index,
+            x,
             stats["mean"],
             color=color,
             marker=marker,
@@ -84,6 +97,8 @@ def _plot_benchmark_curve(ax: plt.Axes, df: pd.DataFrame, extra_methods: list[st
             markersize=6,
             label=label,
         )
+    ax.set_xlim(low - 0.4, high + 0.4)
+    ax.set_xticks(range(low, high + 1))
 
 
 def plot_budget_curve(totals_csv: Path, out_png: Path) -> None:
@@ -92,7 +107,9 @@ def plot_budget_curve(totals_csv: Path, out_png: Path) -> None:
     Methods with one run per budget (e.g. ``exhaustive``, ``ours``) are lines with markers;
     methods with several draws per budget (``random``) are a mean line with a shaded min–max band
     over draws; ``stl`` and ``mtl`` are horizontal dashed reference lines (with a marker at their
-    own budget). One panel per benchmark; the legend sits outside the axes.
+    own budget when it lies within the budgets of the other methods). Methods at the same budget
+    are drawn side by side (a small horizontal offset), so that equal totals stay visible. One
+    panel per benchmark; the legend sits below the panels.
 
     Parameters
     ----------
@@ -112,7 +129,7 @@ def plot_budget_curve(totals_csv: Path, out_png: Path) -> None:
     benchmarks = sorted(df["benchmark"].unique())
     extra_methods = [m for m in _ordered_methods(df["method"]) if not has_style(m)]
     fig, axes = plt.subplots(
-        1, len(benchmarks), figsize=(6.5 * len(benchmarks), 4.5), squeeze=False
+        1, len(benchmarks), figsize=(6.0 * len(benchmarks), 4.2), squeeze=False
     )
     handles: dict[str, object] = {}
     for ax, benchmark in zip(axes[0], benchmarks, strict=True):
@@ -120,22 +137,22 @@ def plot_budget_curve(totals_csv: Path, out_png: Path) -> None:
             _plot_benchmark_curve(ax, df[df["benchmark"] == benchmark], extra_methods)
         except ValueError as err:
             raise ValueError(f"{totals_csv}: {err}") from err
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("budget B (number of networks trained)")
         ax.set_ylabel("total test loss (sum over tasks; lower is better)")
         ax.set_title(f"Total test loss vs budget: {benchmark}")
         ax.grid(True, alpha=0.3)
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
-    axes[0, -1].legend(
+    fig.tight_layout()
+    fig.legend(
         list(handles.values()),
         list(handles.keys()),
-        loc="upper left",
-        bbox_to_anchor=(1.02, 1.0),
-        borderaxespad=0.0,
-        title="method",
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0.0),
+        ncol=2,
+        fontsize="small",
+        frameon=False,
     )
-    fig.tight_layout()
     _save(fig, out_png)
 
 

@@ -29,7 +29,8 @@ def plot_gains_over_time(
     Each line is the running mean, over the probing steps up to a training step (all seeds
     pooled), of the gain of source ``i`` on the panel's target ``j``; its last value is the matrix
     entry. A shaded band is the running mean +- one standard error. The title gives the seeds'
-    mean Spearman agreement.
+    mean Spearman agreement. Panels fill a grid of at most four columns; the legend sits to the
+    right, or in the panel after the last target where the grid has one to spare.
 
     Raises
     ------
@@ -44,9 +45,10 @@ def plot_gains_over_time(
         )
     tasks = list(tasks)
     n = len(tasks)
-    cols = min(n, 4)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    rows, cols, legend_panel = _panel_grid(n)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.3 * cols, 2.6 * rows), squeeze=False, sharex=True
+    )
     palette = sns.color_palette("tab20" if n > 10 else "tab10", n)
     for k, target in enumerate(tasks):
         ax = axes[k // cols][k % cols]
@@ -67,14 +69,23 @@ def plot_gains_over_time(
             ax.plot(x, mean, color=palette[i], lw=1.2, label=source)
             ax.fill_between(x, mean - se, mean + se, color=palette[i], alpha=0.15, lw=0)
         ax.axhline(0.0, color="0.4", lw=0.6)
-        ax.set_title(f"target {target}", fontsize=9)
-        ax.set_xlabel("training step of the base run", fontsize=8)
-        ax.set_ylabel("running mean gain", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(f"target {target}", fontsize=11)
+        ax.tick_params(labelsize=9)
+        ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 3))
+        ax.yaxis.get_offset_text().set_fontsize(9)
+        ax.xaxis.set_tick_params(labelbottom=True)
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].axis("off")
-    handles = [plt.Line2D([], [], color=palette[i], lw=1.5, label=t) for i, t in enumerate(tasks)]
-    fig.legend(handles=handles, title="source i", loc="center right", fontsize=8)
+    handles = [plt.Line2D([], [], color=palette[i], lw=2, label=t) for i, t in enumerate(tasks)]
+    style = {"title": "source task i", "fontsize": 10, "title_fontsize": 10, "frameon": False}
+    if legend_panel:
+        axes[n // cols][n % cols].legend(
+            handles=handles, loc="center", ncol=2 if n > 6 else 1, **style
+        )
+    else:
+        fig.legend(handles=handles, loc="center left", bbox_to_anchor=(1.0, 0.5), **style)
+    fig.supxlabel("training step of the base run", fontsize=11)
+    fig.supylabel("running mean gain of target j from source i", fontsize=11)
     agreement = ""
     seeds = pd.read_csv(seeds_csv)
     if not seeds.empty:
@@ -82,8 +93,8 @@ def plot_gains_over_time(
             f"; seeds' mean Spearman agreement {seeds['spearman'].mean():.2f} "
             f"({len(seeds)} pairs of runs)"
         )
-    fig.suptitle((title or "Transfer gains over training") + agreement, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 0.9, 0.96))
+    fig.suptitle((title or "Transfer gains over training") + agreement, fontsize=12)
+    fig.tight_layout()
     _save(fig, out_png)
 
 
@@ -147,3 +158,15 @@ def plot_gain_heatmap(gains_csv: Path, out_png: Path, *, title: str | None = Non
         title = f"Pairwise transfer gains ({gains_csv.parent.name or gains_csv.stem})"
     ax.set_title(f"{title}\nblue: i helps j, red: i hurts j; diagonal undefined")
     _save(fig, out_png)
+
+
+def _panel_grid(n: int) -> tuple[int, int, bool]:
+    """Rows and columns for ``n`` target panels (at most 4 columns), and whether the legend
+    takes a panel of its own: only where the targets alone would leave panels blank."""
+    if n <= 4:
+        return 1, n, False
+    for cols in (4, 3):
+        if n % cols == 0:
+            return n // cols, cols, False
+    rows, cols = min(((-(-(n + 1) // c), c) for c in (4, 3)), key=lambda rc: rc[0] * rc[1])
+    return rows, cols, True

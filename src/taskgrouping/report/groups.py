@@ -17,32 +17,44 @@ from taskgrouping.report._style import (
 )
 
 
-def _group_codes(groups: object, tasks: list[str], source: Path) -> list[int]:
-    """Group number (1-based) of each task in ``tasks`` order.
-
-    Groups are renumbered by the position of their first task in ``tasks`` so that rows are
-    comparable: the group containing ``tasks[0]`` is always group 1.
-    """
+def _group_sets(groups: object, tasks: list[str], source: Path) -> list[frozenset[str]]:
+    """The group of each task in ``tasks`` order, as the set of its tasks; checks that
+    ``groups`` is a partition of ``tasks``."""
     if not isinstance(groups, list) or not all(
         isinstance(g, list) and all(isinstance(t, str) for t in g) for g in groups
     ):
         raise ValueError(f"{source}: 'groups' must be a list of lists of task names")
     position = {task: i for i, task in enumerate(tasks)}
-    owner: dict[str, int] = {}
-    for g, members in enumerate(groups):
+    owner: dict[str, frozenset[str]] = {}
+    for members in groups:
         for task in members:
             if task not in position:
                 raise ValueError(f"{source}: unknown task {task!r}; expected one of {tasks}")
             if task in owner:
                 raise ValueError(f"{source}: task {task!r} appears in more than one group")
-            owner[task] = g
+            owner[task] = frozenset(members)
     missing = [t for t in tasks if t not in owner]
     if missing:
         raise ValueError(f"{source}: task(s) {missing} are not in any group")
-    renumber: dict[int, int] = {}
-    for task in tasks:
-        renumber.setdefault(owner[task], len(renumber) + 1)
-    return [renumber[owner[task]] for task in tasks]
+    return [owner[task] for task in tasks]
+
+
+def _group_codes(rows: list[list[frozenset[str]]], tasks: list[str]) -> np.ndarray:
+    """One code per cell: 0 for a task alone, else the number (1, 2, ...) of its group, the
+    same number for the same set of tasks in every row.
+
+    Groups are numbered by their first task in ``tasks`` order, then by size (larger first),
+    then by their task lists, so that the numbering depends only on which groups occur.
+    """
+    position = {task: i for i, task in enumerate(tasks)}
+    found = {group for row in rows for group in row if len(group) > 1}
+
+    def order(group: frozenset[str]) -> tuple[int, int, list[int]]:
+        members = sorted(position[t] for t in group)
+        return (members[0], -len(members), members)
+
+    number = {group: k for k, group in enumerate(sorted(found, key=order), 1)}
+    return np.array([[number.get(group, 0) for group in row] for row in rows], dtype=int)
 
 
 def _load_group_json(path: Path) -> dict:
@@ -57,10 +69,10 @@ def _load_group_json(path: Path) -> dict:
 
 def _group_rows(
     group_jsons: list[Path], tasks: list[str], truth_json: Path | None
-) -> list[tuple[str, list[int]]]:
-    """The (label, group codes) rows of :func:`plot_groups`, planted first; raises its errors for
-    the files."""
-    entries: dict[tuple[str, int], tuple[str, list[int]]] = {}
+) -> list[tuple[str, list[frozenset[str]]]]:
+    """The (label, group of each task) rows of :func:`plot_groups`, planted first; raises its
+    errors for the files."""
+    entries: dict[tuple[str, int], tuple[str, list[frozenset[str]]]] = {}
     for path in group_jsons:
         path = Path(path)
         data = _load_group_json(path)
@@ -76,32 +88,37 @@ def _group_rows(
         if (method, budget) in entries:
             raise ValueError(f"{path}: duplicate grouping for method {method!r}, budget {budget}")
         label = f"{method}, B={budget}" + (" (draw 0)" if "draws" in data else "")
-        entries[(method, budget)] = (label, _group_codes(data["groups"], tasks, path))
+        entries[(method, budget)] = (label, _group_sets(data["groups"], tasks, path))
 
-    rows: list[tuple[str, list[int]]] = []
+    rows: list[tuple[str, list[frozenset[str]]]] = []
     if truth_json is not None:
         truth = _load_group_json(Path(truth_json))
         if "groups" not in truth:
             raise ValueError(f"{truth_json}: missing field 'groups'")
-        codes = _group_codes(truth["groups"], tasks, Path(truth_json))
-        rows.append((f"planted, B={max(codes)}", codes))
+        sets = _group_sets(truth["groups"], tasks, Path(truth_json))
+        rows.append((f"planted, B={len(set(sets))}", sets))
     for key in sorted(entries, key=lambda k: (_method_sort_key(k[0]), k[1])):
         rows.append(entries[key])
     return rows
 
 
+#: Colour of a task alone (a single-task network), whatever the task.
+_ALONE = (0.86, 0.86, 0.86)
+
+
 def _label_cells(ax: Axes, grid: np.ndarray, colors: list) -> None:
-    """Write every cell's group number on ``ax``, black or white after the cell's luminance."""
+    """Write every cell's group number on ``ax`` ("-" for a task alone), black or white after
+    the cell's luminance."""
     n_rows, n_cols = grid.shape
     for r in range(n_rows):
         for c in range(n_cols):
             code = int(grid[r, c])
-            red, green, blue = to_rgb(colors[code - 1])
+            red, green, blue = to_rgb(colors[code])
             luminance = 0.299 * red + 0.587 * green + 0.114 * blue
             ax.text(
                 c,
                 r,
-                str(code),
+                str(code) if code else "-",
                 ha="center",
                 va="center",
                 fontsize=9,
@@ -120,10 +137,9 @@ def plot_groups(
 
     One row per (method, budget), ordered by method (canonical order) then budget, preceded by a
     ``planted`` row when ``truth_json`` is given; one column per task in ``tasks`` order. A cell's
-    colour and number give the task's group within that row. Groups are numbered 1, 2, ... in the
-    order of their first task in ``tasks``, so equal numbers in a column mean the same position,
-    not necessarily the same group across rows. For ``random``, draw 0 (the ``groups`` field) is
-    shown.
+    colour and number name the task's group, the same colour and number for the same set of
+    tasks in every row (see :func:`_group_codes`); a task alone is light grey, marked "-". For
+    ``random``, draw 0 (the ``groups`` field) is shown.
 
     Parameters
     ----------
@@ -154,21 +170,21 @@ def plot_groups(
 
     rows = _group_rows(group_jsons, tasks, truth_json)
     labels = [label for label, _ in rows]
-    grid = np.array([codes for _, codes in rows], dtype=int)
-    n_colors = int(grid.max())
-    if n_colors <= 20:
-        # tab20 reordered so that the first ten colours are the distinct hues of tab10 and the
-        # light variants only follow after them.
-        tab20 = sns.color_palette("tab20", 20)
-        colors = (tab20[0::2] + tab20[1::2])[:n_colors]
+    grid = _group_codes([sets for _, sets in rows], tasks)
+    n_groups = int(grid.max())
+    if n_groups <= 18:
+        # tab20 without its greys, reordered so that the distinct hues of tab10 come first and
+        # their light variants only after them.
+        tab20 = [c for k, c in enumerate(sns.color_palette("tab20", 20)) if k not in (14, 15)]
+        colors = [_ALONE, *(tab20[0::2] + tab20[1::2])[:n_groups]]
     else:
-        colors = sns.color_palette("husl", n_colors)
+        colors = [_ALONE, *sns.color_palette("husl", n_groups)]
     cmap = ListedColormap(colors)
 
     n_rows, n_cols = grid.shape
     fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * n_cols + 3.0), max(2.5, 0.45 * n_rows + 1.8)))
     ax.imshow(
-        grid, cmap=cmap, vmin=0.5, vmax=n_colors + 0.5, aspect="auto", interpolation="nearest"
+        grid, cmap=cmap, vmin=-0.5, vmax=n_groups + 0.5, aspect="auto", interpolation="nearest"
     )
     _label_cells(ax, grid, colors)
     ax.set_xticks(range(n_cols), labels=tasks, rotation=45, ha="right", rotation_mode="anchor")
@@ -179,5 +195,8 @@ def plot_groups(
     ax.tick_params(which="minor", length=0)
     ax.set_xlabel("task")
     ax.set_ylabel("method, budget B")
-    ax.set_title("Task groupings (cell number/colour = group of the task within its row)")
+    ax.set_title(
+        "Task groupings: a number and colour is one set of tasks in every row; - = task alone",
+        fontsize=10,
+    )
     _save(fig, out_png)

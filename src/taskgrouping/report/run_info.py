@@ -1,9 +1,10 @@
 """What a run was: code version, machine, package versions and configuration.
 
-The default run writes this to ``results/run_info.json`` (the report's front page). The committed
-figures of a benchmark carry theirs in ``figures/<benchmark>/run_info.json``, written only on
-request (:func:`publish_run_info`, target ``figures/<benchmark>/run_info.json``), so that the
-default run never rewrites a committed file with a new commit, time or host.
+The default run writes this to ``results/run_info/<key>.json`` for the report's front page,
+``<key>`` a digest of the whole configuration (:func:`taskgrouping.config.config_digest`). The
+committed figures of a benchmark carry theirs in ``figures/<benchmark>/run_info.json``, written
+only on request (:func:`publish_run_info`, target ``figures/<benchmark>/run_info.json``), so that
+the default run never rewrites a committed file with a new commit, time or host.
 """
 
 from __future__ import annotations

@@ -14,7 +14,9 @@ import contextlib
 import hashlib
 import json
 import logging
+import pickle
 import time
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,6 +125,26 @@ def save_checkpoint(path: Path | str, key: str, state: Mapping[str, Any]) -> Non
         torch.save({"format": FORMAT, "fingerprint": key, "state": dict(state)}, fh)
 
 
+def unreadable_reason(path: Path, err: BaseException) -> str:
+    """Why ``torch.load`` could not read the checkpoint ``path``, in a few words.
+
+    torch's own messages run over several lines and advise loading with ``weights_only=False``,
+    which would execute whatever the file holds; an empty file gives no message at all.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError as stat_err:
+        return f"cannot read it: {stat_err.strerror}"
+    if size == 0:
+        return "the file is empty"
+    if not zipfile.is_zipfile(path):
+        return f"{size} bytes that are not a torch checkpoint (truncated, or another file)"
+    if isinstance(err, pickle.UnpicklingError):
+        return "it holds objects other than tensors and plain values"
+    first = " ".join(str(err).split()).split(". ")[0]
+    return f"{type(err).__name__}: {first}" if first else type(err).__name__
+
+
 def load_checkpoint(
     path: Path | str, key: str, map_location: torch.device | str = "cpu"
 ) -> dict[str, Any] | None:
@@ -154,7 +176,11 @@ def load_checkpoint(
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
         # Whatever makes the file unreadable, the safe answer is the same: train from scratch.
-        log.warning("ignoring unreadable checkpoint %s (%s): starting from scratch", path, err)
+        log.warning(
+            "ignoring unreadable checkpoint %s (%s): starting from scratch",
+            path,
+            unreadable_reason(path, err),
+        )
         return None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         log.warning("ignoring checkpoint %s of another layout: starting from scratch", path)

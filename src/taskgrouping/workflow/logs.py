@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,10 +16,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("taskgrouping")
 
+#: The log line of a job stopped by Ctrl-C (SIGINT).
+INTERRUPTED = (
+    "interrupted (SIGINT): no output written; a training job keeps its last checkpoint and "
+    "resumes from it when the workflow is run again"
+)
+
 
 @contextlib.contextmanager
 def logged(log_path: Path | str | None) -> Iterator[None]:
     """Run a stage with logging to ``log_path`` and stderr; an exception is logged, then raised.
+
+    Ctrl-C (KeyboardInterrupt) is logged as one line (:data:`INTERRUPTED`) and ends the process
+    with status 130, without a traceback.
 
     Native libraries that print to standard output (the HiGHS banner) are sent to the log file.
     """
@@ -40,6 +50,11 @@ def logged(log_path: Path | str | None) -> Iterator[None]:
     )
     try:
         yield
+    except KeyboardInterrupt:
+        # Ctrl-C reaches every job of the terminal's process group: one line, no traceback.
+        # Checkpoints are written atomically, so the last one saved stays usable.
+        log.error(INTERRUPTED)
+        raise SystemExit(128 + signal.SIGINT) from None
     except Exception as err:
         # The job's log then says why it failed, not only the scheduler's copy of stderr.
         log.error("%s: %s", type(err).__name__, err)

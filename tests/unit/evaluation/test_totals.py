@@ -107,3 +107,16 @@ def test_delta_m_is_undefined_when_a_single_task_network_is_perfect() -> None:
 
     assert delta_m_pct({"a": 0.5, "b": 2.0}, {"a": 0.25, "b": 2.0}) == pytest.approx(25.0)
     assert math.isnan(delta_m_pct({"a": 0.0, "b": 2.0}, {"a": 0.0, "b": 1.0}))
+
+
+def test_readme_lists_every_column_of_the_evaluation_outputs() -> None:
+    from pathlib import Path
+
+    from taskgrouping.evaluation.totals import SUMMARY_COLUMNS, TOTALS_COLUMNS
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    (row,) = [line for line in readme.splitlines() if line.startswith("| evaluate |")]
+    assert f"`summary.csv` ({', '.join(SUMMARY_COLUMNS)})" in row
+    assert f"`totals.csv` ({', '.join(TOTALS_COLUMNS)};" in row
+    # Deleting an output does not rerun its job: the README says how to regenerate one.
+    assert "name it as the target" in readme and "--forcerun aggregate_gains" in readme

@@ -15,9 +15,9 @@ def test_candidates_and_budget_validation() -> None:
     masks = groups_to_masks([[0], [0, 1]], 2)
     with pytest.raises(ValueError, match=r"values have shape \(2, 3\); accepted: \(2, 2\)"):
         Candidates(masks, np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="got nan for task 1 of candidate 1"):
+    with pytest.raises(ValueError, match=r"got nan for task 1 in candidate network \[0, 1\]"):
         Candidates(masks, np.array([[0.0, np.nan], [1.0, np.nan]]))
-    with pytest.raises(ValueError, match=r"got -1\.0 for candidate 0"):
+    with pytest.raises(ValueError, match=r"got -1\.0 for candidate network \[0\]"):
         Candidates(masks, np.zeros((2, 2)), costs=np.array([-1.0, 1.0]))
     cands = Candidates(masks, np.array([[0.5, np.nan], [1.0, 2.0]]))
     np.testing.assert_array_equal(cands.costs, [1.0, 1.0])

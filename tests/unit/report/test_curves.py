@@ -46,3 +46,24 @@ def test_budget_curve_and_tables_pool_training_seeds(totals_csv: Path, tmp_path:
     assert stl["total_test_mean"] == pytest.approx(4.0)
     assert stl["total_test_std"] == pytest.approx(np.std([3.5, 4.5], ddof=1))
     assert agg.loc[("random", 2), "n_seeds"] == 1
+
+
+def test_equal_totals_stay_visible_and_the_axis_ends_at_the_last_curve(totals_csv: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from taskgrouping.report._style import _read_totals
+    from taskgrouping.report.curves import _plot_benchmark_curve
+
+    df = _read_totals(totals_csv)
+    fig, ax = plt.subplots()
+    _plot_benchmark_curve(ax, df, [])
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    ours, exhaustive = lines["ours"], lines["exhaustive"]
+    # ours and exhaustive have equal totals at budgets 1 and 2: side by side, not on top.
+    assert np.allclose(ours.get_ydata()[:2], exhaustive.get_ydata()[:2])
+    gaps = np.asarray(ours.get_xdata()) - np.asarray(exhaustive.get_xdata())
+    assert np.all(np.abs(gaps) > 0.05) and np.all(np.abs(gaps) < 0.5)
+    # The curves end at budget 3: the axis does not run on to stl's budget 4, which stays a line.
+    assert ax.get_xlim()[1] < 4 and list(ax.get_xticks()) == [1, 2, 3]
+    assert not [line for line in ax.get_lines() if 4 in np.asarray(line.get_xdata())]
+    plt.close(fig)

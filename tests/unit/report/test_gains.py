@@ -61,6 +61,17 @@ def test_gain_matrix_rows_are_put_in_the_columns_order(tmp_path: Path) -> None:
     gains = read_gain_matrix(path)
     assert list(gains.index) == list(gains.columns) == ["a", "b"]
     assert gains.to_numpy().tolist() == [[0.0, 2.0], [1.0, 0.0]]
-    with pytest.raises(ValueError, match=r"duplicate task names"):
+    with pytest.raises(ValueError, match=r"duplicate task 'a' in its"):
         pd.DataFrame(np.zeros((2, 2)), index=["a", "a"], columns=["a", "b"]).to_csv(path)
         read_gain_matrix(path)
+
+
+@pytest.mark.parametrize("n", range(2, 17))
+def test_the_panels_of_gains_over_time_leave_at_most_one_blank(n: int) -> None:
+    from taskgrouping.report.gains import _panel_grid
+
+    rows, cols, legend_panel = _panel_grid(n)
+    assert cols <= 4 and rows * cols >= n + legend_panel
+    assert rows * cols - n - legend_panel <= 1
+    if n in (6, 8, 9, 12):
+        assert (rows * cols, legend_panel) == (n, False)

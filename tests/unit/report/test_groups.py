@@ -38,3 +38,22 @@ def test_groups_rejects_missing_task(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"\['t3'\] are not in any group"):
         plot_groups([bad], TASKS, tmp_path / "groups.png")
+
+
+def test_a_group_has_one_number_and_colour_in_every_row() -> None:
+    from taskgrouping.report.groups import _group_codes
+
+    tasks = ["a", "b", "c", "d"]
+    ab, cd, bcd, alone = frozenset("ab"), frozenset("cd"), frozenset("bcd"), frozenset
+    rows = [
+        [ab, ab, cd, cd],
+        [alone("a"), bcd, bcd, bcd],
+        [alone("a"), alone("b"), cd, cd],
+    ]
+    codes = _group_codes(rows, tasks)
+    # {c, d} is the same group in rows 0 and 2, so the same code; a task alone is 0.
+    assert codes[0, 2] == codes[2, 2] == codes[2, 3] != 0
+    assert codes[1, 0] == codes[2, 0] == codes[2, 1] == 0
+    assert len({codes[0, 0], codes[0, 2], codes[1, 1]}) == 3
+    # Numbered by the groups that occur, not by the rows' order.
+    assert (_group_codes(rows[::-1], tasks)[::-1] == codes).all()

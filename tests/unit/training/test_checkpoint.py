@@ -57,6 +57,33 @@ def test_saved_state_loads_and_other_files_are_ignored(
     remove_checkpoint(path)  # a missing checkpoint is no error
 
 
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"", "the file is empty"),
+        (b"not a checkpoint", "16 bytes that are not a torch checkpoint"),
+        ("half", "bytes that are not a torch checkpoint (truncated, or another file)"),
+        ("object", "it holds objects other than tensors and plain values"),
+    ],
+)
+def test_an_unreadable_checkpoint_is_one_clean_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, content: bytes | str, reason: str
+) -> None:
+    path = tmp_path / "run.ckpt"
+    if content == "half":
+        save_checkpoint(path, "k", {"w": torch.arange(1000)})
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif content == "object":
+        torch.save({"format": 1, "state": logging.getLogger("x")}, path)
+    else:
+        path.write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        assert load_checkpoint(path, "k") is None
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert reason in message and "\n" not in message, message
+    assert "weights_only" not in message and "()" not in message, message
+
+
 def test_writer_spaces_saves_and_settings_are_checked(tmp_path: Path) -> None:
     path = tmp_path / "run.ckpt"
     assert CheckpointWriter(path, "k", 0).save({"epoch": 1}) and path.exists()
