@@ -30,22 +30,27 @@ import torch
 
 from taskgrouping.training.update import LossUpdate, register_update
 
+#: Each rule's name and its TorchJD aggregator (class name and keyword arguments), built on the
+#: first step so that importing the rules (every training job does) does not import TorchJD.
+AGGREGATORS: dict[str, tuple[str, dict[str, float]]] = {
+    "pcgrad": ("PCGrad", {}),
+    "cagrad": ("CAGrad", {"c": 0.4}),
+    "mgda": ("MGDA", {}),
+    "imtl_g": ("IMTLG", {}),
+    "aligned_mtl": ("AlignedMTL", {}),
+    "upgrad": ("UPGrad", {}),
+    "graddrop": ("GradDrop", {}),
+    "dualproj": ("DualProj", {}),
+    "fairgrad": ("FairGrad", {"alpha": 1.0}),
+}
 
-def _aggregators() -> dict[str, Callable[[int], Any]]:
-    """Each rule's name and how to build its TorchJD aggregator for ``n`` tasks."""
-    from torchjd import aggregation as agg
 
-    return {
-        "pcgrad": lambda n: agg.PCGrad(),
-        "cagrad": lambda n: agg.CAGrad(c=0.4),
-        "mgda": lambda n: agg.MGDA(),
-        "imtl_g": lambda n: agg.IMTLG(),
-        "aligned_mtl": lambda n: agg.AlignedMTL(),
-        "upgrad": lambda n: agg.UPGrad(),
-        "graddrop": lambda n: agg.GradDrop(),
-        "dualproj": lambda n: agg.DualProj(),
-        "fairgrad": lambda n: agg.FairGrad(alpha=1.0),
-    }
+def build_aggregator(rule: str) -> Any:
+    """A new TorchJD aggregator of ``rule`` (see :data:`AGGREGATORS`)."""
+    from torchjd import aggregation
+
+    cls_name, kwargs = AGGREGATORS[rule]
+    return getattr(aggregation, cls_name)(**kwargs)
 
 
 #: The settings of each rule that are not TorchJD's defaults, and where they come from.
@@ -125,13 +130,10 @@ def jacobian_step_grads(
 class JacobianUpdate(LossUpdate):
     """One optimizer step on the aggregated task gradients (see the module docstring)."""
 
-    #: The TorchJD aggregator of the rule, built for a number of tasks.
-    build: ClassVar[Callable[[int], Any]]
     separate_losses: ClassVar[bool] = True
 
     def __init__(self) -> None:
         self._aggregator: Any = None
-        self._tasks = -1
 
     def step(  # type: ignore[override]
         self,
@@ -147,8 +149,8 @@ class JacobianUpdate(LossUpdate):
                 f"update {self.name!r} aggregates unscaled task gradients and does not support "
                 "amp: fp16; use amp: bf16 or float32"
             )
-        if self._aggregator is None or self._tasks != len(tasks):
-            self._aggregator, self._tasks = type(self).build(len(tasks)), len(tasks)
+        if self._aggregator is None:
+            self._aggregator = build_aggregator(self.name)
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer.zero_grad(set_to_none=True)
         grads = jacobian_step_grads(losses, params, self._aggregate)
@@ -172,13 +174,12 @@ class JacobianUpdate(LossUpdate):
 
 
 def _register_all() -> None:
-    for rule, build in _aggregators().items():
+    for rule in AGGREGATORS:
         cls = type(
             f"{rule.title().replace('_', '')}Update",
             (JacobianUpdate,),
             {
                 "name": rule,
-                "build": staticmethod(build),
                 "__doc__": f"Jacobian descent with TorchJD's {rule} aggregator "
                 f"({SETTINGS.get(rule, 'TorchJD defaults')}).",
                 "__module__": __name__,
@@ -190,6 +191,14 @@ def _register_all() -> None:
 _register_all()
 
 #: The names of the rules of this module, in registry order.
-RULES = tuple(_aggregators())
+RULES = tuple(AGGREGATORS)
 
-__all__ = ["RULES", "SETTINGS", "JacobianUpdate", "jacobian_step_grads", "task_gradients"]
+__all__ = [
+    "AGGREGATORS",
+    "RULES",
+    "SETTINGS",
+    "JacobianUpdate",
+    "build_aggregator",
+    "jacobian_step_grads",
+    "task_gradients",
+]
