@@ -36,9 +36,12 @@ def check(selection: Selection, cands: Candidates, budget: Budget, mode: str) ->
 def test_scale_targets_solve_to_optimality(n_tasks: int, cap: int | None, networks: int) -> None:
     cands = seeded_candidates(n_tasks, cap, seed=0)
     budget = Budget(max_networks=networks)
-    partition = select(cands, budget, mode="partition", time_limit_s=60.0)
+    # The property is optimality; the limit only guards against a hang (how fast the solves are is
+    # bench_grouping's to measure): 40 tasks took 8-19 s on one 2-core machine and over 60 s on a
+    # slower one.
+    partition = select(cands, budget, mode="partition", time_limit_s=600.0)
     check(partition, cands, budget, "partition")
-    overlap = select(cands, budget, mode="overlap", time_limit_s=60.0)
+    overlap = select(cands, budget, mode="overlap", time_limit_s=600.0)
     check(overlap, cands, budget, "overlap")
     # Overlap may reuse tasks, so it can only do better than a partition.
     assert overlap.objective >= partition.objective - 1e-9
