@@ -17,8 +17,8 @@ from taskgrouping.config import (
     ConfigError,
     config_reference_markdown,
     load_config,
-    read_config_file,
 )
+from taskgrouping.config_files import read_config_file
 from taskgrouping.evaluation.tables import (
     PerformanceTable,
     check_same_networks,

@@ -14,10 +14,9 @@ from taskgrouping.config import (
     config_reference_markdown,
     load_config,
     load_schema,
-    read_config_file,
-    unknown_key_origin,
     validate_config,
 )
+from taskgrouping.config_files import read_config_file, unknown_key_origin
 
 ROOT = Path(__file__).resolve().parents[2]
 

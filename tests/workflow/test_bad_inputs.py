@@ -34,10 +34,9 @@ from taskgrouping.benchmarks.ett import DataSourceError
 from taskgrouping.config import (
     ConfigError,
     load_config,
-    read_config_file,
-    unknown_key_origin,
     validate_config,
 )
+from taskgrouping.config_files import read_config_file, unknown_key_origin
 from taskgrouping.grouping import Selection, gain_candidates, select
 from taskgrouping.workflow import data as data_stage
 from taskgrouping.workflow import group as group_stage

@@ -11,12 +11,11 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(filter(None, [_SRC, os.environ.get("PYTHONPATH")]))
 )
 
+from taskgrouping.config_files import read_config_file, unknown_key_origin
 from taskgrouping.config import (
     ConfigError,
     budgets_of,
     config_digest,
-    read_config_file,
-    unknown_key_origin,
     has_planted_truth,
     tasks_of as _config_tasks,
     validate_config,
