@@ -367,6 +367,10 @@ def _schema_with_plugins_of(raw: Mapping[str, Any], schema: dict[str, Any]) -> d
         from taskgrouping.plugins import register_plugins, schema_with_plugins
 
         schema = schema_with_plugins(schema, register_plugins(specs, _builtin_benchmarks(schema)))
+        from taskgrouping.training.update import registered_updates
+
+        # A plug-in module may register update rules of its own.
+        schema["$defs"]["train"]["properties"]["update"]["enum"] = registered_updates()
     from taskgrouping.methods import registered_methods
 
     schema["properties"]["methods"]["items"]["enum"] = registered_methods()

@@ -30,6 +30,9 @@ SAMPLE = 4
 class BenchmarkError(ValueError):
     """A benchmark's method broke the interface; the message names the method."""
 
+    #: Reported by a workflow job as its message alone (no traceback).
+    one_line = True
+
 
 def check_data(bench: Benchmark, data_dir: Path | str, *, sample: int = SAMPLE) -> dict[str, Any]:
     """Check what the data stage wrote, with the benchmark's own ``load``.

@@ -139,7 +139,13 @@ def base_run(
     """
     dev = resolve_device(device)
     loop = TrainingLoop(
-        bench, bench.tasks, train_cfg, seed, device=dev, update=train_cfg.get("update", "sum")
+        bench,
+        bench.tasks,
+        train_cfg,
+        seed,
+        device=dev,
+        update=train_cfg.get("update", "sum"),
+        val=splits.get("val"),
     )
     hook = _PointHook(
         splits, options, seed, len(bench.tasks), int(train_cfg["batch_size"]), on_point

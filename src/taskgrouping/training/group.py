@@ -152,6 +152,7 @@ def _train_once(
         device=device,
         dtype=dtype,
         update=update,
+        val=splits["val"],
         stopping=stopping,
         key=key,
     )
@@ -170,6 +171,9 @@ def _train_once(
                 stopping.best_val,
                 stopping.best_epoch,
             )
+            if (weights := loop.update.weights) is not None:
+                shown = ", ".join(f"{t} {w:.3g}" for t, w in weights.items())
+                log.info("group %s update %s: loss weights %s", key, loop.update.name, shown)
 
     loop.run(
         splits["train"],

@@ -3,10 +3,10 @@ trains through :class:`TrainingLoop`.
 
 The loop owns everything a resumed run needs to continue exactly as if it had not stopped: the
 weights, the optimizer and gradient-scaler state, the batch-order generator, the global RNG
-state, the step and epoch counters and, when it early-stops, the early-stopping state
-(:meth:`TrainingLoop.state_dict`). Callers add their own behaviour through hooks: ``on_step``
-before each training step (probing), ``after_epoch`` after each epoch (logging), ``save`` for
-due checkpoints and ``on_epoch`` once an epoch's checkpoint is written.
+state, the step and epoch counters, the update rule's state and, when it early-stops, the
+early-stopping state (:meth:`TrainingLoop.state_dict`). Callers add their own behaviour through
+hooks: ``on_step`` before each training step (probing), ``after_epoch`` after each epoch
+(logging), ``save`` for due checkpoints and ``on_epoch`` once an epoch's checkpoint is written.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from taskgrouping.benchmarks.base import Benchmark
 from taskgrouping.benchmarks.data import Batch, DataSplit, batch_to, chunked
 from taskgrouping.training.losses import check_finite, stacked_losses
 from taskgrouping.training.optim import make_optimizer, set_epoch_lr
-from taskgrouping.training.update import LossUpdate, get_update
+from taskgrouping.training.update import LossUpdate, UpdateContext, UpdateError, get_update
 
 StepHook = Callable[[int, int, torch.Tensor, torch.nn.Module, torch.optim.Optimizer], None]
 """Called as ``hook(step, epoch, indices, model, optimizer)`` just before each training step.
@@ -117,6 +117,8 @@ class TrainingLoop:
         scaler.
     update
         The update rule or its registered name (:mod:`taskgrouping.training.update`).
+    val
+        The validation split, for update rules that draw validation batches (Auto-Lambda).
     stopping
         Validation and early stopping after every epoch, or ``None`` to train every epoch.
     key
@@ -133,6 +135,7 @@ class TrainingLoop:
         device: torch.device | None = None,
         dtype: torch.dtype | None = None,
         update: str | LossUpdate = "sum",
+        val: DataSplit | None = None,
         stopping: EarlyStopping | None = None,
         key: str | None = None,
     ) -> None:
@@ -149,6 +152,18 @@ class TrainingLoop:
         self.generator = torch.Generator().manual_seed(seed)
         self.epoch = self.step = 0
         self.train_seconds = 0.0
+        self.update.bind(
+            UpdateContext(
+                tasks=self.tasks,
+                model=self.model,
+                optimizer=self.optimizer,
+                losses=self.batch_losses,
+                val=val,
+                batch_size=int(cfg["batch_size"]),
+                seed=int(seed),
+                key=self.key,
+            )
+        )
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the run after the last finished epoch.
@@ -168,6 +183,7 @@ class TrainingLoop:
             "rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state(self.device) if cuda else None,
             "stopping": None if self.stopping is None else self.stopping.state_dict(),
+            "update": self.update.state_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -185,6 +201,7 @@ class TrainingLoop:
         self.train_seconds = float(state["train_seconds"])
         if self.stopping is not None:
             self.stopping.load_state_dict(state["stopping"])
+        self.update.load_state_dict(state.get("update") or {})
 
     def run(
         self,
@@ -250,6 +267,7 @@ class TrainingLoop:
             t0 = time.perf_counter()
             self.train_step(batch)
             self.train_seconds += time.perf_counter() - t0
+        self.update.end_epoch(epoch)
         self.epoch = epoch
 
     def train_step(self, batch: Batch) -> None:
@@ -267,8 +285,22 @@ class TrainingLoop:
         check_finite(losses, self.tasks, self.step, self.key)
         if self.update.separate_losses:
             losses = tuple(per_task[t].reshape(()) for t in self.tasks)
-        self.update.step(losses, self.tasks, self.model, self.optimizer, self.scaler)
+        try:
+            self.update.step(losses, self.tasks, self.model, self.optimizer, self.scaler)
+            self.update.after_step(batch)
+        except UpdateError as err:
+            raise UpdateError(
+                f"{err} at step {self.step} while training group {self.key!r}"
+            ) from None
         self.step += 1
+
+    def batch_losses(self, batch: Batch, model: torch.nn.Module | None = None) -> torch.Tensor:
+        """The stacked task losses of ``model`` (default: the trained network) on ``batch``
+        (moved to the loop's device), under the run's mixed precision, attached to the graph."""
+        batch = batch_to(batch, self.device, non_blocking=True)
+        net = self.model if model is None else model
+        with _autocast(self.device, self.dtype):
+            return stacked_losses(self.bench.task_losses(net, batch, self.tasks), self.tasks)
 
 
 def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:

@@ -14,6 +14,9 @@ from taskgrouping.benchmarks.base import Benchmark
 class NonFiniteLoss(FloatingPointError):
     """A training loss became NaN or infinite."""
 
+    #: Reported by a workflow job as its message alone (no traceback).
+    one_line = True
+
 
 def task_losses(
     model: torch.nn.Module, bench: Benchmark, batch: Any, tasks: Sequence[str]

@@ -1,20 +1,32 @@
 """The one place where a training step turns the per-task losses into a parameter update.
 
 An update rule is a :class:`LossUpdate` registered by name (:func:`register_update`); the
-training loop looks it up with :func:`get_update` and calls :meth:`LossUpdate.step` once per
-batch, after the losses were checked to be finite. Multi-task optimisers that combine the task
-gradients (PCGrad, CAGrad, Nash-MTL) or weight the losses (uncertainty weighting) plug in here
-without touching the loop. The plain sum of the losses (:class:`SumUpdate`, ``"sum"``) is the
-update of every network this package trains.
+training loop looks it up with :func:`get_update`, hands it the run's :class:`UpdateContext`
+once (:meth:`LossUpdate.bind`) and calls :meth:`LossUpdate.step` once per batch, after the losses
+were checked to be finite, then :meth:`LossUpdate.after_step`; :meth:`LossUpdate.end_epoch` after
+each epoch. A rule with state across steps (learned loss weights, moving averages) returns it from
+:meth:`LossUpdate.state_dict`, which the training checkpoint saves, so a resumed run continues
+exactly. Multi-task optimisers that combine the task gradients (PCGrad, CAGrad, Nash-MTL) or weight
+the losses (uncertainty weighting, GradNorm) plug in here without touching the loop. The plain sum
+of the losses (:class:`SumUpdate`, ``"sum"``) is the default.
+
+The built-in rules beyond ``sum`` are registered on first use of the registry:
+:mod:`~taskgrouping.training.aggregators` (Jacobian descent with TorchJD's aggregators),
+:mod:`~taskgrouping.training.scalarizers` (TorchJD's loss weightings),
+:mod:`~taskgrouping.training.gradnorm` and :mod:`~taskgrouping.training.auto_lambda`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from typing import ClassVar, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import torch
+
+if TYPE_CHECKING:
+    from taskgrouping.benchmarks.data import Batch, DataSplit
 
 #: Update rules by name.
 UPDATES: dict[str, type[LossUpdate]] = {}
@@ -22,11 +34,59 @@ UPDATES: dict[str, type[LossUpdate]] = {}
 _U = TypeVar("_U", bound="type[LossUpdate]")
 
 
+class UpdateError(RuntimeError):
+    """An update rule could not make a step (its inner solver failed, or its update direction is
+    not finite); the training loop adds the group and the step to the message."""
+
+    #: Reported by a workflow job as its message alone (no traceback).
+    one_line = True
+
+
+@dataclass
+class UpdateContext:
+    """What a rule may use beyond one step's losses, handed to :meth:`LossUpdate.bind` once.
+
+    Attributes
+    ----------
+    tasks
+        The tasks of the trained network, in the order of the losses.
+    model
+        The network.
+    optimizer
+        The optimizer over ``model``'s parameters. A rule with parameters of its own that are
+        trained with the network (uncertainty weighting's log-variances) adds them to it as a
+        parameter group in :meth:`LossUpdate.bind`.
+    losses
+        ``losses(batch, model=None)``: the stacked task losses of ``model`` (default: the trained
+        network; a copy of it for a rule's virtual step) on a batch, moved to the network's device
+        and under the run's mixed precision, attached to the graph.
+    val
+        The validation split, or ``None`` when the run has none (a rule that needs one refuses
+        such a run in :meth:`LossUpdate.bind`).
+    batch_size
+        The training batch size (also that of the validation batches a rule draws).
+    seed
+        The run's seed (for a generator of the rule's own).
+    key
+        The run's name in messages (the group).
+    """
+
+    tasks: list[str]
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    losses: Callable[..., torch.Tensor]
+    val: DataSplit | None
+    batch_size: int
+    seed: int
+    key: str
+
+
 class LossUpdate(ABC):
     """How one training step turns the losses of a batch into an update of the model.
 
     A subclass sets :attr:`name`, implements :meth:`step` and is registered with
-    :func:`register_update`; it is built without arguments, once per training run.
+    :func:`register_update`; it is built without arguments, once per training run. The other
+    methods have defaults that do nothing: a rule overrides those it needs.
     """
 
     #: The rule's name in the registry.
@@ -63,6 +123,39 @@ class LossUpdate(ABC):
             The gradient scaler of float16 mixed precision, or ``None`` (float32, bfloat16).
         """
 
+    def bind(self, context: UpdateContext) -> None:  # noqa: B027 (optional hook)
+        """Called once by the training loop, before the first step and before a checkpoint's
+        state is restored (:meth:`load_state_dict`).
+
+        Parameters
+        ----------
+        context
+            The run's model, optimizer, tasks and data (see :class:`UpdateContext`).
+        """
+
+    def after_step(self, batch: Batch) -> None:  # noqa: B027 (optional hook)
+        """Called after each :meth:`step`, with the step's batch on the model's device (FAMO
+        measures the losses' change across the step here)."""
+
+    def end_epoch(self, epoch: int) -> None:  # noqa: B027 (optional hook)
+        """Called after each epoch's last step, before validation (DWA closes its epoch's mean
+        losses here)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """The rule's state across steps, saved in every training checkpoint (empty for a rule
+        without state). Tensors are copied by the checkpoint writer."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (called after :meth:`bind`)."""
+        if state:
+            raise ValueError(f"update {self.name!r} has no state, but a checkpoint holds one")
+
+    @property
+    def weights(self) -> dict[str, float] | None:
+        """The rule's current loss weights by task, for the training log (``None``: none)."""
+        return None
+
 
 def register_update(cls: _U) -> _U:
     """Class decorator that registers a :class:`LossUpdate` under its :attr:`~LossUpdate.name`.
@@ -87,9 +180,12 @@ def register_update(cls: _U) -> _U:
 
 
 def _load_builtins() -> None:
-    """Register the built-in rules that need TorchJD (imported on first use, not with the
-    training loop)."""
-    import taskgrouping.training.aggregators  # noqa: F401
+    """Register the built-in rules beyond ``sum`` (imported on first use, not with the training
+    loop: TorchJD's import costs every training job time)."""
+    import taskgrouping.training.aggregators
+    import taskgrouping.training.auto_lambda
+    import taskgrouping.training.gradnorm
+    import taskgrouping.training.scalarizers  # noqa: F401
 
 
 def registered_updates() -> list[str]:

@@ -28,7 +28,8 @@ def logged(log_path: Path | str | None) -> Iterator[None]:
     """Run a stage with logging to ``log_path`` and stderr; an exception is logged, then raised.
 
     Ctrl-C (KeyboardInterrupt) is logged as one line (:data:`INTERRUPTED`) and ends the process
-    with status 130, without a traceback.
+    with status 130, without a traceback; so does an error whose class sets ``one_line`` (status
+    1): a non-finite loss, a failed update rule, a plug-in that breaks the benchmark interface.
 
     Native libraries that print to standard output (the HiGHS banner) are sent to the log file.
     """
@@ -58,6 +59,10 @@ def logged(log_path: Path | str | None) -> Iterator[None]:
     except Exception as err:
         # The job's log then says why it failed, not only the scheduler's copy of stderr.
         log.error("%s: %s", type(err).__name__, err)
+        if getattr(err, "one_line", False):
+            # A failure the message explains (a bad loss, a failed update rule, a plug-in
+            # mistake): that line is the whole report, without a traceback.
+            raise SystemExit(1) from None
         raise
     finally:
         logging.shutdown()
