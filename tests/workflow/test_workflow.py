@@ -111,8 +111,9 @@ def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
         assert exh <= others.min() + 1e-9
     # Each distinct group was trained exactly once per seed: 15 subsets for 4 tasks at seed 0
     # (the exhaustive search), only the chosen groups at seed 1.
-    train = work / "results/synthetic/train"
+    train = work / "results/synthetic/train/sum"
     assert len(list(train.glob("*/seed0/metrics.json"))) == 15
+    assert [p.name for p in train.parent.iterdir()] == ["sum"]  # train.update's networks only
     seed1 = {p.parts[-3] for p in train.glob("*/seed1/metrics.json")}
     chosen = set(summary[(summary.seed == 1)].group) | {"t0", "t1", "t2", "t3"}
     assert seed1 == chosen
