@@ -124,8 +124,8 @@ def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
     assert ours["solver_status"] == "optimal" and len(ours["groups"]) <= 2
     tag = json.loads((work / "results/synthetic/groups/tag/budget2.json").read_text())
     assert tag["gains"].endswith("gains/tag.csv")
-    names = ("gains.png", "gains_over_time.png", "budget_curve.png", "groups.png", "totals.md")
-    for name in (*names, "totals.tex"):
+    names = ("gains.png", "gains_over_time.png", "budget_curve.png", "groups.png", "ranking.png")
+    for name in (*names, "totals.md", "totals.tex"):
         assert (work / "figures/synthetic" / name).stat().st_size > 0
     # Nothing left to do: a second invocation is a no-op.
     assert "Nothing to be done" in _snakemake(work, "--cores", "1").stderr

@@ -246,6 +246,7 @@ def figure_files(bench):
         "gains_over_time.png",
         "budget_curve.png",
         "groups.png",
+        "ranking.png",
         "totals.csv",
         "totals.md",
         "totals.tex",
