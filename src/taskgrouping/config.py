@@ -361,19 +361,20 @@ def _builtin_benchmarks(schema: Mapping[str, Any]) -> list[str]:
 
 def _schema_with_plugins_of(raw: Mapping[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     """``schema`` extended by the plug-ins that ``raw`` lists under ``plugins`` (loading them),
-    its ``methods`` limited to the registered grouping methods (the plug-ins' among them)."""
+    its ``methods`` limited to the registered grouping methods and its ``train.update`` to the
+    registered update rules (the plug-ins' among both)."""
     specs = raw.get("plugins", [])
     if specs != []:
         from taskgrouping.plugins import register_plugins, schema_with_plugins
 
         schema = schema_with_plugins(schema, register_plugins(specs, _builtin_benchmarks(schema)))
-        from taskgrouping.training.update import registered_updates
-
-        # A plug-in module may register update rules of its own.
-        schema["$defs"]["train"]["properties"]["update"]["enum"] = registered_updates()
-    from taskgrouping.methods import registered_methods
+    from taskgrouping.methods import registered_methods, update_rules
 
     schema["properties"]["methods"]["items"]["enum"] = registered_methods()
+    rules = update_rules()
+    # Without torch the training registry cannot be read: the schema's own list stands.
+    if rules:
+        schema["$defs"]["train"]["properties"]["update"]["enum"] = rules
     return schema
 
 

@@ -8,12 +8,16 @@ Its ``name`` becomes a benchmark name that ``benchmarks`` may list, and its bloc
 ``seed``, ``budgets``, ``train`` and ``probe``.
 
 A spec may instead name a :class:`~taskgrouping.methods.Method` subclass: loading it registers
-that grouping method (:func:`taskgrouping.methods.register`), which ``methods`` may then list.
+that grouping method (:func:`taskgrouping.methods.register`), which ``methods`` may then list. Or
+it names a :class:`~taskgrouping.training.LossUpdate` subclass: loading it registers that update
+rule (:func:`taskgrouping.training.register_update`), which ``<benchmark>.train.update`` may then
+name, and whose method (:mod:`taskgrouping.methods.rules`) ``methods`` may list.
 
 Workflow jobs run in other processes: :func:`export_plugins` puts the specs, with absolute file
 paths, into the environment variable :data:`PLUGINS_ENV`, from which
 :func:`~taskgrouping.benchmarks.get_benchmark` loads a plug-in it does not know yet, and
-:func:`~taskgrouping.methods.get_method` a method (:func:`load_exported_plugins`).
+:func:`~taskgrouping.methods.get_method` a method, and a training job an update rule
+(:func:`load_exported_plugins`).
 
 Nothing here imports torch until a plug-in is actually loaded.
 """
@@ -118,7 +122,9 @@ def load_plugin(spec: str, where: str = "plugins") -> type[Benchmark] | None:
     """The benchmark class that ``spec`` (``"module:Class"`` or ``"file.py:Class"``) names.
 
     A spec naming a :class:`~taskgrouping.methods.Method` subclass registers that grouping
-    method instead (:func:`taskgrouping.methods.register`) and returns None.
+    method instead (:func:`taskgrouping.methods.register`) and returns None; one naming a
+    :class:`~taskgrouping.training.LossUpdate` subclass registers that update rule
+    (:func:`taskgrouping.training.register_update`) and returns None.
 
     ``where`` is the config key the spec came from, for error messages. Raises
     :class:`~taskgrouping.config.ConfigError` with one line naming the spec when the module cannot
@@ -137,7 +143,7 @@ def load_plugin(spec: str, where: str = "plugins") -> type[Benchmark] | None:
     cls = getattr(module, cls_name, None)
     if cls is None:
         raise ConfigError(f"{where}: module {module_name!r} has no attribute {cls_name!r}")
-    if _register_method(cls, where):
+    if _register_method(cls, where) or _register_update(cls, where):
         return None
     # A class can only subclass Benchmark if its module imported the base class; importing it
     # here would load torch in jobs that only need method plug-ins (grouping, figures).
@@ -145,7 +151,7 @@ def load_plugin(spec: str, where: str = "plugins") -> type[Benchmark] | None:
     if base is None or not (isinstance(cls, type) and issubclass(cls, base.Benchmark)):
         raise ConfigError(
             f"{where}: {cls_name} is {cls!r}, not a subclass of taskgrouping.benchmarks.Benchmark"
-            " (nor of taskgrouping.methods.Method)"
+            " (nor of taskgrouping.methods.Method or taskgrouping.training.LossUpdate)"
         )
     if inspect.isabstract(cls):
         missing = sorted(getattr(cls, "__abstractmethods__", ()))
@@ -168,6 +174,22 @@ def _register_method(obj: Any, where: str) -> bool:
         return False
     try:
         register(obj)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from err
+    return True
+
+
+def _register_update(obj: Any, where: str) -> bool:
+    """Register ``obj`` as an update rule if it is a LossUpdate subclass; whether it is one."""
+    # As for benchmarks: a LossUpdate subclass exists only if its module imported the base class.
+    update = sys.modules.get("taskgrouping.training.update")
+    if update is None or not (isinstance(obj, type) and issubclass(obj, update.LossUpdate)):
+        return False
+    if inspect.isabstract(obj):
+        missing = sorted(getattr(obj, "__abstractmethods__", ()))
+        raise ConfigError(f"{where}: {obj.__name__} does not implement {missing}")
+    try:
+        update.register_update(obj)
     except ValueError as err:
         raise ConfigError(f"{where}: {err}") from err
     return True
@@ -278,7 +300,7 @@ def plugin_class(name: str, specs: Sequence[str] = ()) -> type[Benchmark] | None
 
 def load_exported_plugins() -> None:
     """Load every plug-in of :data:`PLUGINS_ENV` (a workflow job's case), registering the
-    grouping methods among them."""
+    grouping methods and update rules among them."""
     for i, spec in enumerate(json.loads(os.environ.get(PLUGINS_ENV) or "[]")):
         cls = load_plugin(spec, f"{PLUGINS_ENV}.{i}")
         if cls is not None:

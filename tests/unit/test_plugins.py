@@ -327,5 +327,5 @@ def test_tiny_workflow_run_with_the_example_plugin(tmp_path: Path) -> None:
     assert totals.is_planted.isna().all()
     gains = pd.read_csv(results / "gains" / "exact.csv", index_col=0)
     assert list(gains.index) == list(gains.columns) == tasks
-    assert len(list((results / "train").iterdir())) == 7  # every subset of 3 tasks, once each
+    assert len(list((results / "train" / "sum").iterdir())) == 7  # every subset of 3 tasks, once
     assert (tmp_path / "figures" / "sine" / "budget_curve.png").stat().st_size > 0

@@ -360,7 +360,7 @@ FAULTS: list[Fault] = [
         "`methods: [ours, hoa]`",
         config({"methods": ["ours", "hoa"]}),
         r"^methods\.1 = 'hoa': must be one of \['stl', 'mtl', 'random', 'exhaustive', 'ours', "
-        r"'tag'\]$",
+        r"'tag', .*'cagrad', .*'pcgrad'.*\]$",
         ConfigError,
     ),
     Fault(

@@ -151,15 +151,33 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
+_IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError"}
+
+
+def _is_optional_import(node: ast.Try) -> bool:
+    """Whether a ``try`` block guards what it imports: a handler catches ImportError or
+    ModuleNotFoundError (alone or in a tuple)."""
+    for handler in node.handlers:
+        kinds = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+        if any(isinstance(k, ast.Name) and k.id in _IMPORT_ERRORS for k in kinds):
+            return True
+    return False
+
+
 def _imports(nodes: Iterable[ast.AST], module: str, is_package: bool) -> set[str]:
     """Modules imported anywhere under ``nodes`` (``from m import x`` gives m and m.x), except
-    under ``if TYPE_CHECKING:``; relative imports are resolved against ``module``."""
+    under ``if TYPE_CHECKING:`` and in the body of a ``try`` whose handler catches ImportError
+    (an optional import: the code runs on without it); relative imports are resolved against
+    ``module``."""
     found: set[str] = set()
     todo = list(nodes)
     while todo:
         node = todo.pop()
         if isinstance(node, ast.If) and _is_type_checking(node):
             todo += node.orelse
+            continue
+        if isinstance(node, ast.Try) and _is_optional_import(node):
+            todo += [*node.handlers, *node.orelse, *node.finalbody]
             continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
@@ -290,7 +308,8 @@ def _write(path: Path, text: str) -> None:
 
 def test_a_planted_missing_package_is_found(tmp_path: Path) -> None:
     # The script calls a stage whose module imports a helper that imports numpy at its top level
-    # (through a relative import); another stage's lazy import of torch is not the rule's concern.
+    # (through a relative import), and torch optionally (guarded by ModuleNotFoundError); another
+    # stage's lazy import of torch is not the rule's concern.
     _write(tmp_path / "src/pkg/__init__.py", "")
     _write(tmp_path / "src/pkg/helpers/__init__.py", "from .arrays import stack\n")
     _write(tmp_path / "src/pkg/helpers/arrays.py", "import numpy as np\nimport yaml\n")
@@ -298,6 +317,7 @@ def test_a_planted_missing_package_is_found(tmp_path: Path) -> None:
         tmp_path / "src/pkg/stages.py",
         "import json\n"
         "def aggregate():\n    from pkg.helpers import stack\n\n"
+        "    try:\n        import torch\n    except ModuleNotFoundError:\n        pass\n\n"
         "def train():\n    import torch\n",
     )
     _write(tmp_path / "workflow/scripts/aggregate.py", "from pkg.stages import aggregate\n")

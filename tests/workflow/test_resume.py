@@ -97,7 +97,7 @@ def _train_target(group: str) -> str:
     text = (ROOT / "workflow/rules/train.smk").read_text()
     pattern = re.search(r'metrics="([^"]+)"', text)
     assert pattern, "train_group rule declares no metrics output"
-    return pattern.group(1).format(bench="synthetic", group=group, seed=0)
+    return pattern.group(1).format(bench="synthetic", update_rule="sum", group=group, seed=0)
 
 
 def _snakemake(

@@ -111,8 +111,9 @@ def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
         assert exh <= others.min() + 1e-9
     # Each distinct group was trained exactly once per seed: 15 subsets for 4 tasks at seed 0
     # (the exhaustive search), only the chosen groups at seed 1.
-    train = work / "results/synthetic/train"
+    train = work / "results/synthetic/train/sum"
     assert len(list(train.glob("*/seed0/metrics.json"))) == 15
+    assert [p.name for p in train.parent.iterdir()] == ["sum"]  # train.update's networks only
     seed1 = {p.parts[-3] for p in train.glob("*/seed1/metrics.json")}
     chosen = set(summary[(summary.seed == 1)].group) | {"t0", "t1", "t2", "t3"}
     assert seed1 == chosen
@@ -123,8 +124,8 @@ def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
     assert ours["solver_status"] == "optimal" and len(ours["groups"]) <= 2
     tag = json.loads((work / "results/synthetic/groups/tag/budget2.json").read_text())
     assert tag["gains"].endswith("gains/tag.csv")
-    names = ("gains.png", "gains_over_time.png", "budget_curve.png", "groups.png", "totals.md")
-    for name in (*names, "totals.tex"):
+    names = ("gains.png", "gains_over_time.png", "budget_curve.png", "groups.png", "ranking.png")
+    for name in (*names, "totals.md", "totals.tex"):
         assert (work / "figures/synthetic" / name).stat().st_size > 0
     # Nothing left to do: a second invocation is a no-op.
     assert "Nothing to be done" in _snakemake(work, "--cores", "1").stderr

@@ -1,5 +1,6 @@
 import itertools
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from taskgrouping.config import (
     tasks_of as _config_tasks,
     validate_config,
 )
-from taskgrouping.methods import get_method, registered_methods
+from taskgrouping.methods import export_update_rules, get_method, registered_methods
 from taskgrouping.plugins import export_plugins
 
 try:
@@ -32,8 +33,10 @@ except ConfigError as err:
     sys.exit(f"config error: {err}{unknown_key_origin(err, workflow.configfiles)}")
 config.clear()
 config.update(_validated)
-# Jobs run in processes of their own: they find the config's benchmark and method plug-ins there.
+# Jobs run in processes of their own: they find the config's benchmark and method plug-ins there,
+# and the update rules' names (the environments of the grouping and figure jobs have no torch).
 export_plugins(config["plugins"])
+UPDATE_RULES = export_update_rules()
 
 STOPPED = (
     "taskgrouping: the workflow stopped before finishing: a job failed (its log is named "
@@ -45,6 +48,7 @@ STOPPED = (
 wildcard_constraints:
     bench="|".join(config["benchmarks"]),
     method="|".join(registered_methods()),
+    update_rule="|".join(map(re.escape, UPDATE_RULES)),
     budget=r"\d+",
     estimator="exact|first_order|tag|tag_cosine",
     seed=r"\d+",
@@ -87,16 +91,28 @@ def interface_params(bench):
     }
 
 
-def train_params(bench):
-    """What a group network depends on: data, model and training recipe (not the list of
-    training seeds: the seed of one network is its wildcard)."""
+def train_params(bench, update):
+    """What a group network of update rule ``update`` depends on: data, model and training
+    recipe, its ``update`` being ``update`` (not the list of training seeds: the seed of one
+    network is its wildcard; nor the configured ``train.update``, which decides only which
+    networks the methods ask for)."""
     params = {
         k: v
         for k, v in config[bench].items()
         if k not in ("probe", "budgets", *SOURCE_KEYS)
     }
-    params["train"] = {k: v for k, v in params["train"].items() if k != "seeds"}
+    params["train"] = {
+        k: update if k == "update" else v
+        for k, v in params["train"].items()
+        if k != "seeds"
+    }
     return params
+
+
+def bench_update(bench):
+    """The update rule of a benchmark's group networks (``train.update``), except those of the
+    update rules' own methods."""
+    return config[bench]["train"]["update"]
 
 
 def train_seeds(bench):
@@ -156,8 +172,9 @@ def group_file(bench, method, budget):
     return f"results/{bench}/groups/{method}/budget{budget}.json"
 
 
-def metrics_file(bench, group, seed):
-    return f"results/{bench}/train/{group}/seed{seed}/metrics.json"
+def metrics_file(bench, update, group, seed):
+    """Result of the network of ``group`` trained with update rule ``update`` at ``seed``."""
+    return f"results/{bench}/train/{update}/{group}/seed{seed}/metrics.json"
 
 
 def all_subset_keys(bench):
@@ -170,22 +187,29 @@ def all_subset_keys(bench):
 
 
 def chosen_networks(bench):
-    """(group key, training seed) of every network some selection is scored with, sorted
-    (reads checkpoint outputs). The single-task networks are always included: delta_m needs them.
+    """(update rule, group key, training seed) of every network some selection is scored with,
+    sorted (reads checkpoint outputs): a selection's networks train with the rule it records
+    (an update rule's method), else with ``train.update``. The single-task networks of
+    ``train.update`` are always included: delta_m needs them.
     """
     from taskgrouping.evaluation import selection_draws
     from taskgrouping.io import read_json
 
     tasks = tasks_of(bench)
-    keys = set(tasks)
+    default = bench_update(bench)
+    keys = {(default, t) for t in tasks}
     for method, budget in selections(bench):
         path = checkpoints.select_groups.get(
             bench=bench, method=method, budget=budget
         ).output[0]
-        for groups in selection_draws(read_json(path)):
-            keys.update("+".join(sorted(g, key=tasks.index)) for g in groups)
-    ordered = sorted(keys, key=lambda k: (k.count("+"), k))
-    return [(k, s) for s in train_seeds(bench) for k in ordered]
+        selection = read_json(path)
+        update = selection.get("update", default)
+        for groups in selection_draws(selection):
+            keys.update((update, "+".join(sorted(g, key=tasks.index))) for g in groups)
+    ordered = sorted(
+        keys, key=lambda uk: (uk[0] != default, uk[0], uk[1].count("+"), uk[1])
+    )
+    return [(u, k, s) for s in train_seeds(bench) for u, k in ordered]
 
 
 def shared_data_dir(configured):
@@ -222,6 +246,7 @@ def figure_files(bench):
         "gains_over_time.png",
         "budget_curve.png",
         "groups.png",
+        "ranking.png",
         "totals.csv",
         "totals.md",
         "totals.tex",

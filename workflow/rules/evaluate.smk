@@ -3,7 +3,7 @@ rule evaluate_groups:
         unpack(truth_input),
         groups=lambda wc: [group_file(wc.bench, m, b) for m, b in selections(wc.bench)],
         metrics=lambda wc: [
-            metrics_file(wc.bench, k, s) for k, s in chosen_networks(wc.bench)
+            metrics_file(wc.bench, u, k, s) for u, k, s in chosen_networks(wc.bench)
         ],
     output:
         summary="results/{bench}/summary.csv",
@@ -16,6 +16,8 @@ rule evaluate_groups:
         "../../envs/solver.yaml"
     params:
         tasks=lambda wc: tasks_of(wc.bench),
-        seeds=lambda wc: [s for _, s in chosen_networks(wc.bench)],
+        seeds=lambda wc: [s for _, _, s in chosen_networks(wc.bench)],
+        updates=lambda wc: [u for u, _, _ in chosen_networks(wc.bench)],
+        train_update=lambda wc: bench_update(wc.bench),
     script:
         "../scripts/evaluate_groups.py"

@@ -6,7 +6,7 @@ def select_groups_input(wc):
         inputs["gains"] = gains_file(wc.bench, wc.method)
     if needs == "subset_metrics":
         inputs["metrics"] = [
-            metrics_file(wc.bench, k, train_seeds(wc.bench)[0])
+            metrics_file(wc.bench, bench_update(wc.bench), k, train_seeds(wc.bench)[0])
             for k in all_subset_keys(wc.bench)
         ]
     return inputs

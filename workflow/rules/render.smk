@@ -35,6 +35,13 @@ rule render_figures:
             subcategory="group",
             labels={"benchmark": "{bench}", "figure": "chosen groups"},
         ),
+        ranking=report(
+            "figures/{bench}/ranking.png",
+            caption="../report/ranking.rst",
+            category="{bench}",
+            subcategory="evaluate",
+            labels={"benchmark": "{bench}", "figure": "methods ranked by delta_m"},
+        ),
         table_csv=report(
             "figures/{bench}/totals.csv",
             caption="../report/totals.rst",

@@ -3,11 +3,11 @@ rule train_group:
         data="results/{bench}/data/data.npz",
         interface="results/{bench}/data/interface.json",
     output:
-        metrics="results/{bench}/train/{group}/seed{seed}/metrics.json",
+        metrics="results/{bench}/train/{update_rule}/{group}/seed{seed}/metrics.json",
     log:
-        "logs/train_group/{bench}/{group}/seed{seed}.log",
+        "logs/train_group/{bench}/{update_rule}/{group}/seed{seed}.log",
     benchmark:
-        "benchmarks/train_group/{bench}/{group}/seed{seed}.tsv"
+        "benchmarks/train_group/{bench}/{update_rule}/{group}/seed{seed}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: 1
@@ -15,7 +15,7 @@ rule train_group:
         mem_mb=1000,
         runtime=30,
     params:
-        bench=lambda wc: train_params(wc.bench),
+        bench=lambda wc: train_params(wc.bench, wc.update_rule),
         device=config["device"],
         amp=config["amp"],
     script:

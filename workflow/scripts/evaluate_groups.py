@@ -11,4 +11,6 @@ with logged(snakemake.log[0]):
         snakemake.output.summary,
         snakemake.output.totals,
         truth_json=snakemake.input.get("truth"),
+        metrics_updates=snakemake.params.updates,
+        update=snakemake.params.train_update,
     )

@@ -62,6 +62,9 @@ def evaluate_selections(
     tasks: Sequence[str],
     truth: Sequence[Sequence[str]] | None = None,
     method_seeds: Mapping[str, Sequence[int]] | None = None,
+    *,
+    update: str = "sum",
+    rule_metrics: Mapping[str, Mapping[int, Mapping[str, Mapping[str, Any]]]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every selection at every training seed; return the tidy per-task summary and the
     per-(selection, draw, seed) totals.
@@ -69,7 +72,14 @@ def evaluate_selections(
     Parameters
     ----------
     metrics
-        Trained-network results by training seed, then by group key (see :func:`serve_tasks`).
+        Results of the networks trained with the update rule ``update`` (the benchmark's
+        ``train.update``), by training seed, then by group key (see :func:`serve_tasks`).
+    update
+        The update rule of the networks in ``metrics``.
+    rule_metrics
+        Results of networks trained with other update rules, by rule, then as ``metrics``. A
+        selection that records its rule (``update``, an update rule's method) is served by the
+        networks of that rule; every other selection by those of ``metrics``.
     method_seeds
         Training seeds at which each method is scored; a method not listed (or ``None``) is scored
         at every seed of ``metrics``.
@@ -79,13 +89,16 @@ def evaluate_selections(
 
     ``delta_m_pct`` is the mean over tasks of ``100 * (stl_j - test_j) / stl_j``: the average
     relative improvement over the single-task networks of the same seed on test (positive =
-    better than STL). The single-task networks must be among ``metrics`` at every seed used.
+    better than STL), those of ``metrics`` for every selection. The single-task networks must be
+    among ``metrics`` at every seed used.
     """
     if not metrics:
         raise ValueError("no trained networks to score the selections with")
     planted = None if truth is None else _as_partition(truth)
     summary, totals = [], []
     for sel in selections:
+        rule = sel.get("update", update)
+        by_seed = metrics if rule == update else (rule_metrics or {}).get(rule, {})
         seeds = (method_seeds or {}).get(sel["method"]) or sorted(metrics)
         for seed in seeds:
             if seed not in metrics:
@@ -93,15 +106,20 @@ def evaluate_selections(
                     f"method {sel['method']!r} is scored at training seed {seed} but no network "
                     f"of that seed was given (seeds given: {sorted(metrics)})"
                 )
-            nets = metrics[seed]
+            if seed not in by_seed:
+                raise ValueError(
+                    f"method {sel['method']!r} is scored at training seed {seed} with networks "
+                    f"of update rule {rule!r}, but none of that rule and seed was given"
+                )
+            nets = by_seed[seed]
             stl = {}
             for t in tasks:
-                if t not in nets:
+                if t not in metrics[seed]:
                     raise ValueError(
                         f"the single-task network of {t!r} at seed {seed} is needed for delta_m "
                         "but missing"
                     )
-                stl[t] = float(nets[t]["test"][t])
+                stl[t] = float(metrics[seed][t]["test"][t])
             for draw, groups in enumerate(selection_draws(sel)):
                 served = serve_tasks(groups, nets, tasks, tasks)
                 for task, key, val, test in served:

@@ -3,17 +3,20 @@
 The built-in workflow methods are :mod:`~taskgrouping.methods.stl`,
 :mod:`~taskgrouping.methods.mtl`, :mod:`~taskgrouping.methods.random`,
 :mod:`~taskgrouping.methods.exhaustive`, :mod:`~taskgrouping.methods.ours` and
-:mod:`~taskgrouping.methods.tag`; a method of one's own is a :class:`Method` subclass passed to
-:func:`register` (or named in the config's ``plugins``). The config schema's ``methods``, the
-workflow's ``method`` wildcard and inputs, and the figures' order and colours all come from the
-registry (:func:`registered_methods`, :func:`get_method`, :func:`method_order_key`,
-:func:`method_style`).
+:mod:`~taskgrouping.methods.tag`, and one method per update rule of the training loop other than
+``sum`` (:mod:`~taskgrouping.methods.rules`: ``pcgrad``, ``cagrad``, ..., a rule registered later
+too); a method of one's own is a :class:`Method` subclass passed to :func:`register` (or named in
+the config's ``plugins``). The config schema's ``methods``, the workflow's ``method`` wildcard and
+inputs, and the figures' order and colours all come from the registry
+(:func:`registered_methods`, :func:`get_method`, :func:`method_order_key`, :func:`method_style`).
 
 The built-in method modules are imported by the registry on its first use, and the reference
 methods on measured tables (:mod:`~taskgrouping.methods.hoa`, :func:`exhaustive_select`,
 :func:`tag_select`) and their budget curves (:mod:`~taskgrouping.methods.curves`) on first use:
 the registry is read in every workflow process, which should pay neither for the solver stack
-nor for torch, and each rule's environment then needs only what its own stage runs.
+nor for torch, and each rule's environment then needs only what its own stage runs. The names of
+the update rules come from the training registry (torch) only where the workflow has not handed
+them over (:data:`UPDATES_ENV`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ from taskgrouping.methods.registry import (
     reference_methods,
     register,
     registered_methods,
+    rule_methods,
+)
+from taskgrouping.methods.rules import (
+    UPDATES_ENV,
+    UpdateRuleMethod,
+    export_update_rules,
+    update_rules,
 )
 
 if TYPE_CHECKING:
@@ -60,11 +70,14 @@ __all__ = [
     "CURVE_METHODS",
     "NEEDS",
     "TABLE_METHODS",
+    "UPDATES_ENV",
     "Method",
     "Needs",
     "SelectionInputs",
+    "UpdateRuleMethod",
     "exact_selection",
     "exhaustive_select",
+    "export_update_rules",
     "get_method",
     "has_style",
     "hoa_estimate",
@@ -75,8 +88,10 @@ __all__ = [
     "reference_methods",
     "register",
     "registered_methods",
+    "rule_methods",
     "table_budget_curve",
     "tag_select",
+    "update_rules",
 ]
 
 

@@ -81,6 +81,11 @@ class Method(ABC):
         Matplotlib colour and marker of its budget curve; colour None: one of the spare colours.
     reference
         Drawn as a horizontal reference line (a fixed grouping with a single budget).
+    update
+        The update rule (:func:`taskgrouping.training.registered_updates`) its networks train
+        with, recorded in its selections; None: the benchmark's ``train.update``, like every
+        network of the other methods. The rules' own methods (:mod:`~taskgrouping.methods.rules`)
+        set it.
     """
 
     name: ClassVar[str]
@@ -90,6 +95,7 @@ class Method(ABC):
     color: ClassVar[str | None] = None
     marker: ClassVar[str] = "o"
     reference: ClassVar[bool] = False
+    update: ClassVar[str | None] = None
 
     def budgets(self, n_tasks: int, configured: Sequence[int]) -> list[int]:
         """Budgets at which the method is evaluated: by default the benchmark's ``configured``."""

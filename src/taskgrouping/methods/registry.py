@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 from taskgrouping.methods.base import NEEDS, Method
+from taskgrouping.methods.rules import SUM, UpdateRuleMethod, rule_method, update_rules
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # Unranked methods follow the six built-ins (ranks 0 to 5), alphabetically.
@@ -33,6 +34,24 @@ def _load_builtins() -> None:
     _builtins_loaded = True
     for module in BUILTIN_MODULES:
         importlib.import_module(f"taskgrouping.methods.{module}")
+
+
+def _load() -> None:
+    """The built-ins once, then the methods of the update rules (:mod:`~taskgrouping.methods.rules`)
+    as the training registry has them now: a rule registered since the last call becomes a method,
+    and the method of a rule no longer registered goes.
+
+    A rule whose name is not a valid method name, or is already another method's, has no method
+    of its own (``sum``'s is ``mtl``).
+    """
+    _load_builtins()
+    rules = set(update_rules())
+    for name, method in list(_REGISTRY.items()):
+        if isinstance(method, UpdateRuleMethod) and name not in rules:
+            del _REGISTRY[name]
+    for rule in sorted(rules):
+        if rule != SUM and rule not in _REGISTRY and _NAME.match(rule):
+            _REGISTRY[rule] = rule_method(rule)()
 
 
 M = TypeVar("M", bound=type[Method])
@@ -69,7 +88,7 @@ def register(cls: M) -> M:
     ...         half = (len(inputs.tasks) + 1) // 2
     ...         return {"groups": [inputs.tasks[:half], inputs.tasks[half:]]}
     """
-    _load_builtins()
+    _load()
     if not (isinstance(cls, type) and issubclass(cls, Method)):
         raise ValueError(f"{cls!r} is not a subclass of taskgrouping.methods.Method")
     where = f"{cls.__module__}.{cls.__qualname__}"
@@ -120,7 +139,7 @@ def get_method(name: str) -> Method:
 
 def _lookup(name: str) -> Method | None:
     """The method called ``name``, loading the exported plug-ins on a miss (a job's case)."""
-    _load_builtins()
+    _load()
     if name not in _REGISTRY:
         from taskgrouping.plugins import load_exported_plugins
 
@@ -130,14 +149,21 @@ def _lookup(name: str) -> Method | None:
 
 def registered_methods() -> list[str]:
     """Names of the registered methods in figure order (:func:`method_order_key`): ``stl``,
-    ``mtl``, ``random``, ``exhaustive``, ``ours``, ``tag``, then the plug-ins'."""
-    _load_builtins()
+    ``mtl``, ``random``, ``exhaustive``, ``ours``, ``tag``, then the others alphabetically: the
+    update rules' (:mod:`~taskgrouping.methods.rules`) and the plug-ins'."""
+    _load()
     return sorted(_REGISTRY, key=method_order_key)
 
 
 def reference_methods() -> list[str]:
     """Registered methods drawn as horizontal reference lines in the budget curve."""
     return [name for name in registered_methods() if _REGISTRY[name].reference]
+
+
+def rule_methods() -> list[str]:
+    """Registered methods that are an update rule's own (one network on all tasks trained with
+    the rule, :mod:`~taskgrouping.methods.rules`), in figure order."""
+    return [n for n in registered_methods() if isinstance(_REGISTRY[n], UpdateRuleMethod)]
 
 
 def method_order_key(name: str) -> tuple[int, str]:

@@ -10,6 +10,7 @@ from taskgrouping.report.bench import plot_bench_grouping, plot_bench_probe
 from taskgrouping.report.curves import plot_budget_curve, plot_method_curves
 from taskgrouping.report.gains import plot_gain_heatmap, plot_gains_over_time
 from taskgrouping.report.groups import plot_groups
+from taskgrouping.report.ranking import plot_ranking, ranking_table
 from taskgrouping.report.run_info import describe_run, publish_run_info, run_info_rst
 from taskgrouping.report.totals import write_totals_tables
 
@@ -22,7 +23,9 @@ __all__ = [
     "plot_gains_over_time",
     "plot_groups",
     "plot_method_curves",
+    "plot_ranking",
     "publish_run_info",
+    "ranking_table",
     "run_info_rst",
     "write_totals_tables",
 ]

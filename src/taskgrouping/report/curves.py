@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from taskgrouping.io import atomic_savefig
-from taskgrouping.methods.registry import has_style, reference_methods
+from taskgrouping.methods.registry import has_style, reference_methods, rule_methods
 from taskgrouping.report._style import (
     _method_style,
     _ordered_methods,
@@ -34,10 +34,12 @@ _DODGE = 0.09
 
 
 def _plot_benchmark_curve(ax: plt.Axes, df: pd.DataFrame, extra_methods: list[str]) -> None:
-    """Draw every method of one benchmark onto ``ax`` (see :func:`plot_budget_curve`)."""
-    methods = _ordered_methods(df["method"])
+    """Draw every method of one benchmark onto ``ax`` (see :func:`plot_budget_curve`), except
+    the update rules' methods (:func:`_plot_rule_panel`)."""
+    rules = rule_methods()
+    methods = [m for m in _ordered_methods(df["method"]) if m not in rules]
     curves = [m for m in methods if m not in reference_methods()]
-    shown = df[df["method"].isin(curves)] if curves else df
+    shown = df[df["method"].isin(curves)] if curves else df[df["method"].isin(methods)]
     low, high = int(shown["budget"].min()), int(shown["budget"].max())
     for method in methods:
         rows = df[df["method"] == method]
@@ -101,6 +103,46 @@ def _plot_benchmark_curve(ax: plt.Axes, df: pd.DataFrame, extra_methods: list[st
     ax.set_xticks(range(low, high + 1))
 
 
+def _plot_rule_panel(
+    ax: plt.Axes, df: pd.DataFrame, rules: list[str], extra_methods: list[str]
+) -> None:
+    """The update rules' single networks of one benchmark, beside its curves: one labelled
+    marker per rule (mean, min–max whisker over seeds), ``mtl`` first (the all-task network of
+    ``train.update``), and the reference lines of ``stl`` and ``mtl``."""
+    shown = (["mtl"] if (df["method"] == "mtl").any() else []) + rules
+    for method in reference_methods():
+        rows = df[df["method"] == method]
+        if len(rows):
+            color, _ = _method_style(method, extra_methods)
+            ax.axhline(rows["total_test"].mean(), color=color, linestyle="--", linewidth=1.2)
+    n_seeds = 1
+    for x, method in enumerate(shown):
+        rows = df[df["method"] == method]
+        color, marker = _method_style(method, extra_methods)
+        value = float(rows["total_test"].mean())
+        low, high = float(rows["total_test"].min()), float(rows["total_test"].max())
+        n_seeds = max(n_seeds, int(rows["seed"].nunique()))
+        ax.errorbar(
+            [x],
+            [value],
+            yerr=[[value - low], [high - value]] if len(rows) > 1 else None,
+            color=color,
+            marker="D" if method == "mtl" else marker,
+            markersize=7,
+            capsize=3,
+            linestyle="none",
+        )
+    ax.set_xticks(range(len(shown)))
+    ax.set_xticklabels(
+        shown, rotation=45 if len(shown) > 3 else 0, ha="right" if len(shown) > 3 else "center"
+    )
+    ax.set_xlim(-0.6, len(shown) - 0.4)
+    runs = f"mean, min–max over {n_seeds} seeds" if n_seeds > 1 else "one run each"
+    ax.set_xlabel(f"update rule\n({runs})")
+    ax.set_title("B = 1: all tasks, one network", fontsize="medium")
+    ax.tick_params(axis="y", labelleft=False)
+
+
 def plot_budget_curve(totals_csv: Path, out_png: Path) -> None:
     """Plot total test loss against the budget (number of networks) for every method.
 
@@ -108,8 +150,11 @@ def plot_budget_curve(totals_csv: Path, out_png: Path) -> None:
     methods with several draws per budget (``random``) are a mean line with a shaded min–max band
     over draws; ``stl`` and ``mtl`` are horizontal dashed reference lines (with a marker at their
     own budget when it lies within the budgets of the other methods). Methods at the same budget
-    are drawn side by side (a small horizontal offset), so that equal totals stay visible. One
-    panel per benchmark; the legend sits below the panels.
+    are drawn side by side (a small horizontal offset), so that equal totals stay visible. The
+    update rules' methods (:func:`~taskgrouping.methods.rule_methods`: one network on all tasks
+    each, at budget 1) are labelled markers in a panel of their own to the right, on the same
+    loss axis, beside ``mtl``'s marker. One panel (or pair of panels) per benchmark; the legend
+    sits below the panels.
 
     Parameters
     ----------
@@ -128,13 +173,27 @@ def plot_budget_curve(totals_csv: Path, out_png: Path) -> None:
     df = _read_totals(totals_csv)
     benchmarks = sorted(df["benchmark"].unique())
     extra_methods = [m for m in _ordered_methods(df["method"]) if not has_style(m)]
-    fig, axes = plt.subplots(
-        1, len(benchmarks), figsize=(6.0 * len(benchmarks), 4.2), squeeze=False
-    )
+    all_rules = rule_methods()
+    rules = {
+        b: [m for m in _ordered_methods(df.loc[df["benchmark"] == b, "method"]) if m in all_rules]
+        for b in benchmarks
+    }
+    # Each benchmark: its curves (6 inches wide) and, with update rules, their panel.
+    widths: list[float] = []
+    for b in benchmarks:
+        widths.append(6.0)
+        if rules[b]:
+            widths.append(1.2 + 0.45 * (len(rules[b]) + 1))
+    fig = plt.figure(figsize=(sum(widths), 4.2))
+    grid = fig.add_gridspec(1, len(widths), width_ratios=widths)
     handles: dict[str, object] = {}
-    for ax, benchmark in zip(axes[0], benchmarks, strict=True):
+    column = 0
+    for benchmark in benchmarks:
+        ax = fig.add_subplot(grid[0, column])
+        column += 1
+        rows = df[df["benchmark"] == benchmark]
         try:
-            _plot_benchmark_curve(ax, df[df["benchmark"] == benchmark], extra_methods)
+            _plot_benchmark_curve(ax, rows, extra_methods)
         except ValueError as err:
             raise ValueError(f"{totals_csv}: {err}") from err
         ax.set_xlabel("budget B (number of networks trained)")
@@ -143,6 +202,11 @@ def plot_budget_curve(totals_csv: Path, out_png: Path) -> None:
         ax.grid(True, alpha=0.3)
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             handles.setdefault(label, handle)
+        if rules[benchmark]:
+            side = fig.add_subplot(grid[0, column], sharey=ax)
+            column += 1
+            _plot_rule_panel(side, rows, rules[benchmark], extra_methods)
+            side.grid(True, alpha=0.3)
     fig.tight_layout()
     fig.legend(
         list(handles.values()),

@@ -41,8 +41,10 @@ def select_groups(
     and ``tag`` solve the grouping program on a gain matrix, ``exhaustive`` on the validation
     losses of every trained subset network, both in ``grouping['mode']`` with at most
     ``budget`` networks of at most ``grouping['max_group_size']`` tasks; ``random`` draws
-    random partitions into exactly ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings).
-    ``gains_csv`` is required by methods that need gains.
+    random partitions into exactly ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings;
+    an update rule's method, all tasks in one network). ``gains_csv`` is required by methods that
+    need gains. A method whose networks train with an update rule of their own
+    (:attr:`~taskgrouping.methods.Method.update`) records it as ``update``.
     """
     from taskgrouping.methods import SelectionInputs, get_method
 
@@ -63,6 +65,8 @@ def select_groups(
         "objective": None,
         "solver_status": "not solved (fixed grouping)",
     }
+    if chooser.update is not None:
+        out["update"] = chooser.update
     out.update(chooser.select(inputs))
     atomic_write_json(out_json, out)
     log.info("%s at budget %s: %s (%s)", method, budget, out["groups"], out["solver_status"])

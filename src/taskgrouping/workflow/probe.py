@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     pass
 
 from taskgrouping.workflow.logs import torch_setup
+from taskgrouping.workflow.train import load_update_rule
 
 log = logging.getLogger("taskgrouping")
 
@@ -40,6 +41,7 @@ def probe_base(
 
     dev = torch_setup(threads, device)
     bench = get_benchmark(benchmark, params)
+    load_update_rule(params["train"].get("update", "sum"))
     splits = bench.load(Path(data_dir))
     options = ProbeOptions.from_config(params["probe"])
     seed = probe_run_seed(params["seed"], probe_seed)

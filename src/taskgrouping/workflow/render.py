@@ -24,10 +24,12 @@ def render_figures(
     steps_csv: Path | str | None = None,
     seeds_csv: Path | str | None = None,
 ) -> None:
-    """Render stage: gain heatmap and its history, budget curve, chosen groups, totals tables.
+    """Render stage: gain heatmap and its history, budget curve, chosen groups, ranking of the
+    methods, totals tables.
 
     ``out`` maps ``gains``, ``gains_over_time`` (with ``steps_csv`` and ``seeds_csv``),
-    ``budget_curve``, ``groups``, ``table_csv``, ``table_md`` and ``table_tex`` to output paths.
+    ``budget_curve``, ``groups``, ``ranking``, ``table_csv``, ``table_md`` and ``table_tex`` to
+    output paths.
     """
     from taskgrouping import report as render
 
@@ -52,6 +54,7 @@ def render_figures(
         Path(out["groups"]),
         truth_json=Path(truth_json) if truth_json else None,
     )
+    render.plot_ranking(Path(totals_csv), Path(out["ranking"]))
     render.write_totals_tables(
         Path(totals_csv), Path(out["table_csv"]), Path(out["table_md"]), Path(out["table_tex"])
     )

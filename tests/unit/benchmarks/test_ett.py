@@ -399,9 +399,9 @@ def test_tiny_workflow_run_on_a_generated_file(tmp_path: Path) -> None:
     totals = pd.read_csv(results / "totals.csv")
     assert set(totals.method) == {"stl", "mtl", "random", "exhaustive", "ours"}
     assert totals.is_planted.isna().all()
-    assert len(list((results / "train").iterdir())) == 7  # every subset of 3 tasks, once each
+    assert len(list((results / "train" / "sum").iterdir())) == 7  # every subset of 3 tasks, once
     metrics = json.loads(
-        (results / "train" / "HUFL+MUFL+OT" / "seed0" / "metrics.json").read_text()
+        (results / "train" / "sum" / "HUFL+MUFL+OT" / "seed0" / "metrics.json").read_text()
     )
     assert set(metrics["test"]) == set(metrics["extra"]["test"]["mae"]) == {"HUFL", "MUFL", "OT"}
     assert (tmp_path / "figures" / "ett" / "budget_curve.png").stat().st_size > 0

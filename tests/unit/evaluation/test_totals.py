@@ -120,3 +120,26 @@ def test_readme_lists_every_column_of_the_evaluation_outputs() -> None:
     assert f"`totals.csv` ({', '.join(TOTALS_COLUMNS)};" in row
     # Deleting an output does not rerun its job: the README says how to regenerate one.
     assert "name it as the target" in readme and "--forcerun aggregate_gains" in readme
+
+
+def test_a_rule_selection_is_served_by_its_rule_networks_against_the_configured_stl() -> None:
+    # The all-task network trained with pcgrad differs from train.update's (cagrad here).
+    cagrad = {**METRICS, "a+b+c": _m("a+b+c", {t: 1.0 for t in TASKS}, {t: 1.5 for t in TASKS})}
+    pcgrad = {"a+b+c": _m("a+b+c", {t: 1.0 for t in TASKS}, {"a": 0.5, "b": 1.0, "c": 2.0})}
+    sel = [
+        {"method": "mtl", "budget": 1, "groups": [TASKS]},
+        {"method": "pcgrad", "budget": 1, "groups": [TASKS], "update": "pcgrad"},
+        {"method": "cagrad", "budget": 1, "groups": [TASKS], "update": "cagrad"},
+    ]
+    summary, totals = evaluate_selections(
+        "toy", sel, {0: cagrad}, TASKS, update="cagrad", rule_metrics={"pcgrad": {0: pcgrad}}
+    )
+    by_method = totals.set_index("method")
+    assert by_method.total_test["mtl"] == by_method.total_test["cagrad"] == pytest.approx(4.5)
+    assert by_method.total_test["pcgrad"] == pytest.approx(3.5)
+    # delta_m of pcgrad is against the single-task networks of train.update: 1, 2, 4.
+    expected = 100 * ((1.0 - 0.5) / 1.0 + (2.0 - 1.0) / 2.0 + (4.0 - 2.0) / 4.0) / 3
+    assert by_method.delta_m_pct["pcgrad"] == pytest.approx(expected)
+    assert set(summary[summary.method == "pcgrad"].group) == {"a+b+c"}
+    with pytest.raises(ValueError, match="networks of update rule 'pcgrad', but none"):
+        evaluate_selections("toy", sel, {0: cagrad}, TASKS, update="cagrad")

@@ -28,12 +28,16 @@ from taskgrouping.methods import (
     registered_methods,
 )
 from taskgrouping.methods import registry as registry_module
+from taskgrouping.methods import rules as rules_module
 from taskgrouping.report import _style as render
+from taskgrouping.training import registered_updates
 from taskgrouping.workflow.group import select_groups
 from tests.helpers.sine import run_workflow, tiny_sine_block
 
 ROOT = Path(__file__).resolve().parents[3]
 BUILTINS = ["stl", "mtl", "random", "exhaustive", "ours", "tag"]
+# Every update rule but sum is a method too (tests/unit/methods/test_rules.py), after the built-ins.
+RULES = sorted(set(registered_updates()) - {"sum"})
 GROUPING = {"mode": "partition", "aggregate": "mean", "max_group_size": None, "time_limit_s": 60}
 RANDOM = {"seed": 0, "draws": 3}
 
@@ -61,13 +65,15 @@ class Chunks(Method):
 
 @pytest.fixture(autouse=True)
 def _fresh_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test starts with the built-in methods only and no plug-in loaded or exported."""
+    """Each test starts with the built-in methods (and the update rules' methods) only and no
+    plug-in loaded or exported."""
     # The registry loads its built-ins once, on first use: load them into the real registry
     # before the copy, so that no test leaves an empty registry behind.
     registry_module._load_builtins()
     monkeypatch.setattr(registry_module, "_REGISTRY", dict(registry_module._REGISTRY))
     monkeypatch.setattr(plugins, "_LOADED", {})
     monkeypatch.setenv(plugins.PLUGINS_ENV, "[]")
+    monkeypatch.delenv(rules_module.UPDATES_ENV, raising=False)
 
 
 def chunks_file(folder: Path, stem: str = "chunks_method") -> Path:
@@ -78,7 +84,7 @@ def chunks_file(folder: Path, stem: str = "chunks_method") -> Path:
 
 
 def test_builtins_are_registered_in_figure_order() -> None:
-    assert registered_methods() == BUILTINS
+    assert registered_methods() == [*BUILTINS, *RULES]
     assert reference_methods() == ["stl", "mtl"]
     assert [get_method(name).name for name in BUILTINS] == BUILTINS
     assert {name: get_method(name).needs for name in BUILTINS} == {
@@ -146,7 +152,7 @@ def test_register_checks_the_class() -> None:
             return {"groups": [inputs.tasks]}
 
     assert register(Toy) is Toy and register(Toy) is Toy
-    assert registered_methods() == [*BUILTINS, "toy"]
+    assert registered_methods() == [*BUILTINS, *RULES, "toy"]
     assert method_order_key("toy") == (9, "")
 
     class Same(Toy):
@@ -187,7 +193,7 @@ def test_register_checks_the_class() -> None:
 def test_the_register_example_registers_its_method() -> None:
     result = doctest.testmod(registry_module)
     assert result.attempted > 0 and result.failed == 0
-    assert registered_methods() == [*BUILTINS, "halves"]
+    assert registered_methods() == [*BUILTINS, *sorted([*RULES, "halves"])]
     chosen = get_method("halves").select(
         SelectionInputs(tasks=["a", "b", "c"], budget=2, grouping=GROUPING, random=RANDOM)
     )
@@ -212,7 +218,7 @@ def test_a_plugin_method_joins_the_config(tmp_path: Path) -> None:
         validate_config({"methods": ["chunks"]})
     cfg = validate_config({"plugins": [spec], "methods": ["stl", "chunks"]})
     assert cfg["methods"] == ["stl", "chunks"]
-    assert registered_methods() == [*BUILTINS, "chunks"]
+    assert registered_methods() == [*BUILTINS, *RULES, "chunks"]
     assert get_method("chunks").budgets(4, [1, 2]) == [1, 2]
 
 

@@ -67,3 +67,50 @@ def test_equal_totals_stay_visible_and_the_axis_ends_at_the_last_curve(totals_cs
     assert ax.get_xlim()[1] < 4 and list(ax.get_xticks()) == [1, 2, 3]
     assert not [line for line in ax.get_lines() if 4 in np.asarray(line.get_xdata())]
     plt.close(fig)
+
+
+def test_update_rules_are_labelled_markers_in_a_panel_of_their_own(
+    totals_csv: Path, tmp_path: Path
+) -> None:
+    import matplotlib.pyplot as plt
+
+    from taskgrouping.report import curves
+    from taskgrouping.report._style import _read_totals
+
+    df = pd.read_csv(totals_csv)
+    rules = pd.DataFrame(
+        [
+            ("synth", rule, 1, 0, seed, 1, 3.5, value, 5.0)
+            for rule, seed, value in [
+                ("pcgrad", 0, 3.2),
+                ("pcgrad", 1, 3.6),
+                ("cagrad", 0, 3.8),
+                ("cagrad", 1, 3.8),
+            ]
+        ],
+        columns=[
+            "benchmark",
+            "method",
+            "budget",
+            "draw",
+            "seed",
+            "n_groups",
+            "total_val",
+            "total_test",
+            "delta_m_pct",
+        ],
+    )
+    pd.concat([df, rules]).to_csv(totals_csv, index=False)
+    plot_budget_curve(totals_csv, tmp_path / "budget.png")
+    _assert_png(tmp_path / "budget.png")
+    frame = _read_totals(totals_csv)
+    fig, (main, side) = plt.subplots(1, 2)
+    curves._plot_benchmark_curve(main, frame, ["cagrad", "pcgrad"])
+    curves._plot_rule_panel(side, frame, ["cagrad", "pcgrad"], ["cagrad", "pcgrad"])
+    # The rules are no curves of the main panel: no line carries their name.
+    assert not {"pcgrad", "cagrad"} & {line.get_label() for line in main.get_lines()}
+    # Beside mtl, one marker per rule at its mean, labelled on the axis.
+    assert [t.get_text() for t in side.get_xticklabels()] == ["mtl", "cagrad", "pcgrad"]
+    points = [line for line in side.get_lines() if line.get_marker() not in ("_", "None")]
+    assert [float(p.get_ydata()[0]) for p in points] == pytest.approx([4.0, 3.8, 3.4])
+    plt.close(fig)

@@ -153,7 +153,7 @@ def test_train_update_in_the_config_trains_every_group_network_of_the_workflow(t
     run_workflow(tmp_path, cfg)
     group = "sin1+cos1+sin2"
     saved = json.loads(
-        (tmp_path / "results" / "sine" / "train" / group / "seed0" / "metrics.json").read_text()
+        (tmp_path / "results/sine/train/pcgrad" / group / "seed0" / "metrics.json").read_text()
     )
     params = validate_config(cfg)["sine"]
     bench = build("sine", params)
