@@ -1,4 +1,5 @@
 from taskgrouping.harness.bench_probe import DEFAULT_GRID as BENCH_PROBE_GRID
+from taskgrouping.harness.update_cost import DEFAULT_GRID as BENCH_UPDATES_GRID
 
 
 rule bench_grouping:
@@ -50,3 +51,29 @@ rule bench_probe:
         grid=BENCH_PROBE_GRID,
     script:
         "../scripts/bench_probe.py"
+
+
+rule bench_updates:
+    output:
+        csv="results/bench/updates.csv",
+        figure=report(
+            "figures/bench/updates.png",
+            caption="../report/bench_updates.rst",
+            category="performance",
+            subcategory="update rules",
+            labels={"figure": "update rules: step time and memory vs the sum"},
+        ),
+    log:
+        "logs/bench_updates/bench_updates.log",
+    benchmark:
+        "benchmarks/bench_updates/bench_updates.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 1
+    resources:
+        runtime=30,
+        mem_mb=4000,
+    params:
+        grid=BENCH_UPDATES_GRID,
+    script:
+        "../scripts/bench_updates.py"

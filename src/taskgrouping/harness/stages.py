@@ -151,3 +151,22 @@ def bench_probe(
     from taskgrouping import report as render
 
     render.plot_bench_probe(Path(out_csv), Path(out_png))
+
+
+def bench_updates(
+    grid: Mapping[str, Any], out_csv: Path | str, out_png: Path | str, threads: int = 1
+) -> None:
+    """Update-rule benchmark: time per training step and peak memory of every rule relative to
+    the plain sum, measured in one run, and its figure.
+
+    ``grid`` holds keys of :data:`taskgrouping.harness.update_cost.DEFAULT_GRID` (missing keys take
+    those defaults); the CSV's columns are documented in :mod:`taskgrouping.harness.update_cost`.
+    """
+    from taskgrouping.harness.update_cost import run_bench
+    from taskgrouping.workflow.logs import torch_setup
+
+    torch_setup(threads)
+    atomic_write_csv(out_csv, run_bench(grid))
+    from taskgrouping import report as render
+
+    render.plot_bench_updates(Path(out_csv), Path(out_png))

@@ -172,3 +172,55 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
             continue
         _collection_panel(ax, part, coll_model)
     _save(fig, Path(out_png))
+
+
+def plot_bench_updates(bench_csv: Path, out_png: Path) -> None:
+    """Time per training step and peak memory of every update rule, relative to the plain sum.
+
+    Reads the CSV of :func:`taskgrouping.harness.update_cost.run_bench`: two panels (time,
+    memory), one row of bars per rule (sorted by its time on the first model and size), one bar
+    per model and number of tasks, log scale, with a line at 1 (the sum).
+    """
+    bench_csv = Path(bench_csv)
+    df = pd.read_csv(bench_csv)
+    needed = ["model", "n_tasks", "rule", "step_over_sum", "peak_over_sum", "threads", "device"]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"{bench_csv}: missing column(s) {missing}")
+    df = df.copy()
+    df["setting"] = df["model"] + ", n = " + df["n_tasks"].astype(str)
+    settings = list(dict.fromkeys(df["setting"]))
+    first = df[df["setting"] == settings[0]].set_index("rule")["step_over_sum"]
+    order = sorted(df["rule"].unique(), key=lambda r: (r != "sum", first.get(r, np.inf)))
+    fig, axes = plt.subplots(
+        1, 2, figsize=(10.0, 0.32 * len(order) + 1.8), sharey=True, layout="constrained"
+    )
+    palette = sns.color_palette("colorblind", len(settings))
+    height = 0.8 / len(settings)
+    y = np.arange(len(order))
+    for ax, column, label in (
+        (axes[0], "step_over_sum", "time per training step / sum's"),
+        (axes[1], "peak_over_sum", "peak tensor memory / sum's"),
+    ):
+        for k, setting in enumerate(settings):
+            part = df[df["setting"] == setting].set_index("rule").reindex(order)
+            ax.barh(
+                y + (k - (len(settings) - 1) / 2) * height,
+                part[column],
+                height=height,
+                color=palette[k],
+                label=setting,
+            )
+        ax.axvline(1.0, color="black", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel(label)
+        ax.grid(axis="x", which="both", alpha=0.3)
+    axes[0].set_yticks(y, order)
+    axes[0].invert_yaxis()
+    axes[1].legend(fontsize="small", loc="lower right")
+    device = ", ".join(sorted(df["device"].astype(str).unique()))
+    threads = ", ".join(str(t) for t in sorted(df["threads"].unique()))
+    fig.suptitle(
+        f"Update rules: cost per training step relative to the sum ({device}, {threads} thread(s))"
+    )
+    _save(fig, Path(out_png))

@@ -30,7 +30,7 @@ def test_pipeline_imports_no_harness() -> None:
 def test_the_probing_grid_is_read_without_loading_torch() -> None:
     code = (
         "import sys; from taskgrouping.harness.bench_probe import DEFAULT_GRID; "
-        "import taskgrouping.harness.stages; "
+        "import taskgrouping.harness.stages, taskgrouping.harness.update_cost; "
         "print(bool(DEFAULT_GRID), 'torch' in sys.modules)"
     )
     proc = subprocess.run(
