@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -179,7 +180,7 @@ def plot_bench_updates(bench_csv: Path, out_png: Path) -> None:
 
     Reads the CSV of :func:`taskgrouping.harness.update_cost.run_bench`: two panels (time,
     memory), one row of bars per rule (sorted by its time on the first model and size), one bar
-    per model and number of tasks, log scale, with a line at 1 (the sum).
+    per model and number of tasks (time on a log scale), with a line at 1 (the sum).
     """
     bench_csv = Path(bench_csv)
     df = pd.read_csv(bench_csv)
@@ -212,12 +213,18 @@ def plot_bench_updates(bench_csv: Path, out_png: Path) -> None:
                 label=setting,
             )
         ax.axvline(1.0, color="black", lw=0.8)
-        ax.set_xscale("log")
+        if column == "step_over_sum":  # from below 1 to tens: log scale
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        else:
+            ax.set_xlim(left=0)
         ax.set_xlabel(label)
         ax.grid(axis="x", which="both", alpha=0.3)
     axes[0].set_yticks(y, order)
     axes[0].invert_yaxis()
-    axes[1].legend(fontsize="small", loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(settings), fontsize="small")
     device = ", ".join(sorted(df["device"].astype(str).unique()))
     threads = ", ".join(str(t) for t in sorted(df["threads"].unique()))
     fig.suptitle(
