@@ -68,7 +68,7 @@ rule bench_updates:
     benchmark:
         "benchmarks/bench_updates/bench_updates.tsv"
     conda:
-        "../../envs/torch.yaml"
+        "../../envs/bench_probe.yaml"
     threads: 1
     resources:
         runtime=30,
