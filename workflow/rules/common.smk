@@ -92,7 +92,7 @@ def interface_params(bench):
 
 
 def train_params(bench, update):
-    """What a group network of update rule ``update`` depends on: data, model and training
+    """What a group network trained with the update ``update`` depends on: data, model and training
     recipe, its ``update`` being ``update`` (not the list of training seeds: the seed of one
     network is its wildcard; nor the configured ``train.update``, which decides only which
     networks the methods ask for)."""
