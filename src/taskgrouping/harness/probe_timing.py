@@ -61,22 +61,18 @@ def median_times(
     return {name: (statistics.median(times[name]), counts[name]) for name in fns}
 
 
-def timing_problem(
-    model: str, n_tasks: int, grid: Mapping[str, Any]
-) -> tuple[Benchmark, MultiTaskNet, torch.optim.Optimizer, torch.Tensor, torch.Tensor]:
-    """A model of ``n_tasks`` tasks, its SGD optimizer after two real steps, and one batch.
+def timing_batch(model: str, n_tasks: int, grid: Mapping[str, Any]) -> tuple[Benchmark, Any, Any]:
+    """The benchmark of a timing model with ``n_tasks`` tasks and one training batch ``(x, y)``.
 
-    ``cnn``: random images and targets; ``synthetic``: the first batch of the benchmark's
-    generated training split (default config with ``n_tasks``).
+    ``cnn``: random images and targets (``cnn_batch_size``); ``synthetic``: the first
+    ``synthetic_batch_size`` examples of the benchmark's generated training split (default config
+    with ``n_tasks``).
     """
-    import torch
-
     from taskgrouping.benchmarks.synthetic import SyntheticBenchmark
     from taskgrouping.benchmarks.timing import RandomProblem
     from taskgrouping.config import validate_config
 
     seed = int(grid["seed"])
-    bench: Benchmark
     if model == "cnn":
         problem = RandomProblem(
             {
@@ -88,8 +84,8 @@ def timing_problem(
             }
         )
         x, y = problem.batch(int(grid["cnn_batch_size"]), seed=1)
-        bench = problem
-    elif model == "synthetic":
+        return problem, x, y
+    if model == "synthetic":
         # "ours" alone: the default method list includes "exhaustive", which refuses n > 8
         params = validate_config(
             {"methods": ["ours"], "synthetic": {"n_tasks": n_tasks, "seed": seed}}
@@ -97,10 +93,19 @@ def timing_problem(
         bench = SyntheticBenchmark(params)
         train = bench.generate()[0]["train"]
         size = int(grid["synthetic_batch_size"])
-        x, y = train.x[:size], train.y[:size]
-    else:
-        raise ValueError(f"unknown timing model {model!r}; accepted: {list(MODELS)}")
-    torch.manual_seed(seed)
+        return bench, train.x[:size], train.y[:size]
+    raise ValueError(f"unknown timing model {model!r}; accepted: {list(MODELS)}")
+
+
+def timing_problem(
+    model: str, n_tasks: int, grid: Mapping[str, Any]
+) -> tuple[Benchmark, MultiTaskNet, torch.optim.Optimizer, torch.Tensor, torch.Tensor]:
+    """A model of ``n_tasks`` tasks, its SGD optimizer after two real steps, and one batch
+    (:func:`timing_batch`)."""
+    import torch
+
+    bench, x, y = timing_batch(model, n_tasks, grid)
+    torch.manual_seed(int(grid["seed"]))
     net = bench.build_model(bench.tasks)
     optimizer = torch.optim.SGD(
         net.parameters(), lr=float(grid["lr"]), momentum=float(grid["momentum"])

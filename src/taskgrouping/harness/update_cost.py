@@ -135,36 +135,6 @@ def _live_bytes() -> Any:
     return _live_bytes_mode()()
 
 
-def _problem(model: str, n_tasks: int, grid: Mapping[str, Any]) -> tuple[Any, Any, int]:
-    """The benchmark and one training batch of a model (as in the probing benchmark)."""
-    from taskgrouping.benchmarks.synthetic import SyntheticBenchmark
-    from taskgrouping.benchmarks.timing import RandomProblem
-    from taskgrouping.config import validate_config
-
-    seed = int(grid["seed"])
-    if model == "cnn":
-        bench = RandomProblem(
-            {
-                "n_tasks": n_tasks,
-                "architecture": "cnn",
-                "image_size": int(grid["image_size"]),
-                "width": int(grid["cnn_width"]),
-                "seed": seed,
-            }
-        )
-        size = int(grid["cnn_batch_size"])
-        return bench, bench.batch(size, seed=1), size
-    if model == "synthetic":
-        params = validate_config(
-            {"methods": ["ours"], "synthetic": {"n_tasks": n_tasks, "seed": seed}}
-        )["synthetic"]
-        bench = SyntheticBenchmark(params)
-        train = bench.generate()[0]["train"]
-        size = int(grid["synthetic_batch_size"])
-        return bench, (train.x[:size], train.y[:size]), size
-    raise ValueError(f"unknown model {model!r}; accepted: ['cnn', 'synthetic']")
-
-
 def time_updates(
     model: str, n_tasks: int, rules: Sequence[str], grid: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
@@ -172,10 +142,11 @@ def time_updates(
     import torch
 
     from taskgrouping.benchmarks.data import Split
-    from taskgrouping.harness.probe_timing import median_times
+    from taskgrouping.harness.probe_timing import median_times, timing_batch
     from taskgrouping.training import TrainingLoop
 
-    bench, batch, size = _problem(model, n_tasks, grid)
+    bench, x, y = timing_batch(model, n_tasks, grid)
+    batch, size = (x, y), len(x)
     val = Split(*batch)
     cfg = {
         "optimizer": "sgd",

@@ -30,7 +30,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from taskgrouping.training.update import LossUpdate, UpdateContext, UpdateError, register_update
+from taskgrouping.training.update import (
+    LossUpdate,
+    UpdateContext,
+    UpdateError,
+    refuse_fp16,
+    register_update,
+)
 
 #: Each rule's name and its TorchJD aggregator (class name and keyword arguments), built on the
 #: first step so that importing the rules (every training job does) does not import TorchJD.
@@ -256,11 +262,7 @@ class JacobianUpdate(LossUpdate):
         scaler: torch.amp.GradScaler | None,
     ) -> None:
         """See :meth:`LossUpdate.step`; float16 mixed precision (a gradient scaler) is refused."""
-        if scaler is not None:
-            raise ValueError(
-                f"update {self.name!r} aggregates unscaled task gradients and does not support "
-                "amp: fp16; use amp: bf16 or float32"
-            )
+        refuse_fp16(self.name, scaler, "aggregates unscaled task gradients")
         if self._aggregator is None:
             self._build(len(tasks))
         params = [p for p in model.parameters() if p.requires_grad]

@@ -34,7 +34,13 @@ from typing import Any, ClassVar
 import torch
 
 from taskgrouping.benchmarks.data import DataSplit
-from taskgrouping.training.update import LossUpdate, UpdateContext, UpdateError, register_update
+from taskgrouping.training.update import (
+    LossUpdate,
+    UpdateContext,
+    UpdateError,
+    refuse_fp16,
+    register_update,
+)
 
 #: The learning rate of the weights' Adam (the authors' ``autol_lr`` default).
 META_LR = 1e-4
@@ -202,11 +208,7 @@ class AutoLambda(LossUpdate):
         scaler: torch.amp.GradScaler | None,
     ) -> None:
         """See :meth:`LossUpdate.step`; float16 mixed precision (a gradient scaler) is refused."""
-        if scaler is not None:
-            raise ValueError(
-                "update 'auto_lambda' differentiates unscaled gradients and does not support "
-                "amp: fp16; use amp: bf16 or float32"
-            )
+        refuse_fp16(self.name, scaler, "differentiates unscaled gradients")
         if self.task_weights is None or self.val is None or self.meta_optimizer is None:
             raise ValueError("update 'auto_lambda' is used without a training run (bind it first)")
         meta = self.meta_gradient(losses, model, optimizer, self.val.next())

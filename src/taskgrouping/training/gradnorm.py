@@ -29,7 +29,13 @@ from typing import Any, ClassVar
 
 import torch
 
-from taskgrouping.training.update import LossUpdate, UpdateContext, UpdateError, register_update
+from taskgrouping.training.update import (
+    LossUpdate,
+    UpdateContext,
+    UpdateError,
+    refuse_fp16,
+    register_update,
+)
 
 #: GradNorm's asymmetry.
 ALPHA = 1.5
@@ -118,11 +124,7 @@ class GradNorm(LossUpdate):
         scaler: torch.amp.GradScaler | None,
     ) -> None:
         """See :meth:`LossUpdate.step`; float16 mixed precision (a gradient scaler) is refused."""
-        if scaler is not None:
-            raise ValueError(
-                "update 'gradnorm' needs unscaled gradient norms and does not support amp: fp16; "
-                "use amp: bf16 or float32"
-            )
+        refuse_fp16(self.name, scaler, "needs unscaled gradient norms")
         if self.task_weights is None:
             self._setup(tasks, model, optimizer)
         assert self.task_weights is not None

@@ -157,6 +157,15 @@ class LossUpdate(ABC):
         return None
 
 
+def refuse_fp16(name: str, scaler: torch.amp.GradScaler | None, why: str) -> None:
+    """Refuse float16 mixed precision (a gradient scaler) for a rule that needs unscaled
+    gradients; ``why`` says what the rule does with them."""
+    if scaler is not None:
+        raise ValueError(
+            f"update {name!r} {why} and does not support amp: fp16; use amp: bf16 or float32"
+        )
+
+
 def register_update(cls: _U) -> _U:
     """Class decorator that registers a :class:`LossUpdate` under its :attr:`~LossUpdate.name`.
 
