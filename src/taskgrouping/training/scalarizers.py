@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import torch
 
 from taskgrouping.benchmarks.data import Batch
-from taskgrouping.training.update import LossUpdate, UpdateContext, register_update
+from taskgrouping.training.update import LossUpdate, UpdateContext, register_update, step_on
 
 #: The settings of each rule, and where they come from.
 SETTINGS = {
@@ -69,15 +69,7 @@ class ScalarizedUpdate(LossUpdate):
         if self.scalarizer is None:
             self.tasks = list(tasks)
             self._build(len(tasks), losses.device)
-        optimizer.zero_grad(set_to_none=True)
-        loss = self.scalarizer(losses.float())
-        if scaler is None:
-            loss.backward()
-            optimizer.step()
-        else:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+        step_on(self.scalarizer(losses.float()), optimizer, scaler)
 
 
 def _device_of(model: torch.nn.Module) -> torch.device:

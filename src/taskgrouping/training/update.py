@@ -157,6 +157,20 @@ class LossUpdate(ABC):
         return None
 
 
+def step_on(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None
+) -> None:
+    """One optimizer step on the gradient of the scalar ``loss`` (through ``scaler`` if any)."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+        optimizer.step()
+    else:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+
 def refuse_fp16(name: str, scaler: torch.amp.GradScaler | None, why: str) -> None:
     """Refuse float16 mixed precision (a gradient scaler) for a rule that needs unscaled
     gradients; ``why`` says what the rule does with them."""
@@ -239,11 +253,4 @@ class SumUpdate(LossUpdate):
         scaler: torch.amp.GradScaler | None,
     ) -> None:
         """See :meth:`LossUpdate.step`."""
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is None:
-            losses.sum().backward()
-            optimizer.step()
-        else:
-            scaler.scale(losses.sum()).backward()
-            scaler.step(optimizer)
-            scaler.update()
+        step_on(losses.sum(), optimizer, scaler)
