@@ -368,9 +368,17 @@ def _schema_with_plugins_of(raw: Mapping[str, Any], schema: dict[str, Any]) -> d
         from taskgrouping.plugins import register_plugins, schema_with_plugins
 
         schema = schema_with_plugins(schema, register_plugins(specs, _builtin_benchmarks(schema)))
-    from taskgrouping.methods import registered_methods, update_rules
+    from taskgrouping.methods import COMPOSE, composed_method, registered_methods, update_rules
 
-    schema["properties"]["methods"]["items"]["enum"] = registered_methods()
+    listed = raw.get("methods")
+    listed = listed if isinstance(listed, list) else []
+    composed = [m for m in listed if isinstance(m, str) and COMPOSE in m]
+    for name in composed:
+        try:
+            composed_method(name)
+        except ValueError as err:
+            raise ConfigError(f"methods: {err}") from None
+    schema["properties"]["methods"]["items"]["enum"] = registered_methods() + composed
     rules = update_rules()
     # Without torch the training registry cannot be read: the schema's own list stands.
     if rules:

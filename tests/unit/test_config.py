@@ -60,7 +60,7 @@ def test_defaults_fill_an_empty_config_and_match_the_shipped_one() -> None:
         ({"synthetic": {"n_features": 3}}, "synthetic.n_features = 3 is too small"),
         ({"synthetic": {"n_tasks": 10}}, "more than exhaustive.max_tasks = 8"),
         ({"synthetic": {"lr": 0.1}}, "unknown config key(s) ['lr'] under synthetic"),
-        ({"methods": ["ours", "hoa"]}, "methods.1 = 'hoa': must be one of"),
+        ({"methods": ["ours", "bandit_mtl"]}, "methods.1 = 'bandit_mtl': must be one of"),
         (
             {"synthetic": {"probe": {"higher_order": "pairs"}}},
             "synthetic.probe.higher_order = 'pairs'",

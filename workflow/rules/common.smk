@@ -47,7 +47,7 @@ STOPPED = (
 
 wildcard_constraints:
     bench="|".join(config["benchmarks"]),
-    method="|".join(registered_methods()),
+    method="|".join(map(re.escape, registered_methods() + [m for m in config["methods"] if "@" in m])),
     update_rule="|".join(map(re.escape, UPDATE_RULES)),
     budget=r"\d+",
     estimator="exact|first_order|tag|tag_cosine",
@@ -177,11 +177,12 @@ def metrics_file(bench, update, group, seed):
     return f"results/{bench}/train/{update}/{group}/seed{seed}/metrics.json"
 
 
-def all_subset_keys(bench):
+def all_subset_keys(bench, largest=None):
+    """Group keys of every non-empty subset of the tasks (of at most ``largest`` tasks)."""
     tasks = tasks_of(bench)
     return [
         "+".join(c)
-        for r in range(1, len(tasks) + 1)
+        for r in range(1, (largest or len(tasks)) + 1)
         for c in itertools.combinations(tasks, r)
     ]
 

@@ -1,13 +1,15 @@
 def select_groups_input(wc):
-    """What the method needs: a gain matrix, or every subset network's metrics."""
+    """What the method needs: a gain matrix, or the metrics of every subset network (of every
+    single-task and pair network) at the first training seed."""
     inputs = {"tasks": f"results/{wc.bench}/data/tasks.json"}
     needs = get_method(wc.method).needs
     if needs == "gains":
         inputs["gains"] = gains_file(wc.bench, wc.method)
-    if needs == "subset_metrics":
+    if needs in ("subset_metrics", "pair_metrics"):
+        largest = None if needs == "subset_metrics" else 2
         inputs["metrics"] = [
             metrics_file(wc.bench, bench_update(wc.bench), k, train_seeds(wc.bench)[0])
-            for k in all_subset_keys(wc.bench)
+            for k in all_subset_keys(wc.bench, largest)
         ]
     return inputs
 

@@ -5,7 +5,9 @@ The built-in workflow methods are :mod:`~taskgrouping.methods.stl`,
 :mod:`~taskgrouping.methods.exhaustive`, :mod:`~taskgrouping.methods.ours` and
 :mod:`~taskgrouping.methods.tag`, and one method per update rule of the training loop other than
 ``sum`` (:mod:`~taskgrouping.methods.rules`: ``pcgrad``, ``cagrad``, ..., a rule registered later
-too); a method of one's own is a :class:`Method` subclass passed to :func:`register` (or named in
+too), and any of these but ``mtl`` and the rules' composed with an update rule as
+``<method>@<rule>`` (:func:`composed_method`: ``ours@cagrad`` trains ``ours``'s groups with
+CAGrad); a method of one's own is a :class:`Method` subclass passed to :func:`register` (or named in
 the config's ``plugins``). The config schema's ``methods``, the workflow's ``method`` wildcard and
 inputs, and the figures' order and colours all come from the registry
 (:func:`registered_methods`, :func:`get_method`, :func:`method_order_key`, :func:`method_style`).
@@ -26,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from taskgrouping.methods.base import NEEDS, Method, Needs, SelectionInputs
 from taskgrouping.methods.registry import (
+    COMPOSE,
+    composed_method,
     get_method,
     has_style,
     method_order_key,
@@ -67,6 +71,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "COMPOSE",
     "CURVE_METHODS",
     "NEEDS",
     "TABLE_METHODS",
@@ -75,6 +80,7 @@ __all__ = [
     "Needs",
     "SelectionInputs",
     "UpdateRuleMethod",
+    "composed_method",
     "exact_selection",
     "exhaustive_select",
     "export_update_rules",

@@ -12,9 +12,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-#: What a method groups by: nothing (a fixed or random grouping), a gain matrix, or the
-#: validation metrics of every trained subset network.
-Needs = Literal["nothing", "gains", "subset_metrics"]
+#: What a method groups by: nothing (a fixed or random grouping), a gain matrix, the validation
+#: metrics of every trained subset network, or those of every single-task and pair network.
+Needs = Literal["nothing", "gains", "subset_metrics", "pair_metrics"]
 NEEDS: tuple[str, ...] = get_args(Needs)
 
 
@@ -36,7 +36,8 @@ class SelectionInputs:
     gains_csv
         The gain matrix of a method that needs ``"gains"``.
     metrics_jsons
-        The ``metrics.json`` of every trained subset network, for ``"subset_metrics"``.
+        The ``metrics.json`` of every trained subset network, for ``"subset_metrics"``; of every
+        single-task and pair network, for ``"pair_metrics"``.
     """
 
     tasks: list[str]
@@ -70,7 +71,9 @@ class Method(ABC):
         ``_``, starting with a letter.
     needs
         ``"nothing"``, ``"gains"`` (a gain matrix ``results/<bench>/gains/<estimator>.csv``) or
-        ``"subset_metrics"`` (every subset network trained at the first training seed).
+        ``"subset_metrics"`` (every subset network trained at the first training seed) or
+        ``"pair_metrics"`` (every single-task and pair network trained at the first training
+        seed).
     estimator
         For ``needs = "gains"``: the estimator whose gains it uses; None: the config's
         ``probe.estimator``.

@@ -12,16 +12,21 @@ from taskgrouping.methods.base import NEEDS, Method
 from taskgrouping.methods.rules import SUM, UpdateRuleMethod, rule_method, update_rules
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# Unranked methods follow the six built-ins (ranks 0 to 5), alphabetically.
-_UNRANKED = 6
-# Colours and markers of methods without their own, in order of appearance.
-_SPARE_COLORS: tuple[str, ...] = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:cyan")
+# Unranked methods follow the seven built-ins (ranks 0 to 6), alphabetically.
+_UNRANKED = 7
+# Colours and markers of methods without their own (none a built-in's), in order of appearance.
+_SPARE_COLORS: tuple[str, ...] = ("tab:orange", "tab:pink", "tab:cyan", "gold", "navy")
 _SPARE_MARKERS: tuple[str, ...] = ("^", "v", "D", "P", "X")
 
 _REGISTRY: dict[str, Method] = {}
+# Compositions "<method>@<rule>" made so far (not registered: they are made from their name).
+_COMPOSED: dict[str, Method] = {}
+
+#: Separates a grouping method from the update rule its networks train with: ``ours@cagrad``.
+COMPOSE = "@"
 
 #: Modules of the built-in methods, each registering its method on import.
-BUILTIN_MODULES: tuple[str, ...] = ("stl", "mtl", "random", "exhaustive", "ours", "tag")
+BUILTIN_MODULES: tuple[str, ...] = ("stl", "mtl", "random", "exhaustive", "ours", "tag", "hoa")
 _builtins_loaded = False
 
 
@@ -129,8 +134,11 @@ def get_method(name: str) -> Method:
     Raises
     ------
     ValueError
-        When no method of that name is registered; the message lists the registered ones.
+        When no method of that name is registered; the message lists the registered ones (for
+        a composition ``<method>@<rule>``, :func:`composed_method`'s error).
     """
+    if COMPOSE in name:
+        return composed_method(name)
     method = _lookup(name)
     if method is None:
         raise ValueError(f"unknown method {name!r}; registered: {registered_methods()}")
@@ -138,7 +146,13 @@ def get_method(name: str) -> Method:
 
 
 def _lookup(name: str) -> Method | None:
-    """The method called ``name``, loading the exported plug-ins on a miss (a job's case)."""
+    """The method called ``name``, loading the exported plug-ins on a miss (a job's case);
+    a composition ``<method>@<rule>`` is made from its parts (:func:`composed_method`)."""
+    if COMPOSE in name:
+        try:
+            return composed_method(name)
+        except ValueError:
+            return None
     _load()
     if name not in _REGISTRY:
         from taskgrouping.plugins import load_exported_plugins
@@ -147,10 +161,64 @@ def _lookup(name: str) -> Method | None:
     return _REGISTRY.get(name)
 
 
+def composed_method(name: str) -> Method:
+    """The method ``<method>@<rule>``: ``method``'s choice of groups, its networks trained with
+    the update rule ``rule`` instead of the benchmark's ``train.update``.
+
+    ``ours@cagrad`` chooses the groups exactly as ``ours`` does (same gains, budgets and
+    solver) and trains every chosen network with CAGrad, so that grouping with CAGrad inside
+    each group can be compared with CAGrad on all tasks (the method ``cagrad``) and with ``ours``
+    (its networks trained with ``train.update``). In figures and tables it follows ``method``.
+
+    Raises
+    ------
+    ValueError
+        When ``method`` is not a registered method, is an update rule's own method (or ``mtl``,
+        whose composition is the rule's method itself), or ``rule`` is not a registered update
+        rule; the message lists what is accepted.
+    """
+    known = _COMPOSED.get(name)
+    if known is not None:
+        return known
+    base_name, _, rule = name.partition(COMPOSE)
+    base = _lookup(base_name) if COMPOSE not in base_name else None
+    rules = update_rules()
+    if base is None or isinstance(base, UpdateRuleMethod) or base_name == "mtl":
+        choices = [m for m in registered_methods() if m not in rule_methods() and m != "mtl"]
+        hint = f" (mtl@{rule} is the method {rule!r})" if base_name == "mtl" else ""
+        raise ValueError(
+            f"method {name!r}: {base_name!r} cannot be composed with an update rule{hint}; "
+            f"<method>@<rule> takes one of {choices}"
+        )
+    if rule not in rules:
+        raise ValueError(
+            f"method {name!r}: unknown update rule {rule!r}; registered rules: {rules}"
+        )
+    base_key = method_order_key(base_name)
+    cls = type(
+        f"Composed_{base_name}_{rule}",
+        (type(base),),
+        {
+            "name": name,
+            "update": rule,
+            "order": None,
+            "color": None,
+            "reference": False,
+            "_order_key": (base_key[0], f"{base_key[1]}{COMPOSE}{rule}"),
+            "__module__": __name__,
+            "__doc__": f"{base_name!r}'s groups, their networks trained with {rule!r}.",
+        },
+    )
+    method = cls()
+    _COMPOSED[name] = method
+    return method
+
+
 def registered_methods() -> list[str]:
     """Names of the registered methods in figure order (:func:`method_order_key`): ``stl``,
-    ``mtl``, ``random``, ``exhaustive``, ``ours``, ``tag``, then the others alphabetically: the
-    update rules' (:mod:`~taskgrouping.methods.rules`) and the plug-ins'."""
+    ``mtl``, ``random``, ``exhaustive``, ``ours``, ``tag``, ``hoa``, then the others
+    alphabetically: the update rules' (:mod:`~taskgrouping.methods.rules`) and the
+    plug-ins'."""
     _load()
     return sorted(_REGISTRY, key=method_order_key)
 
@@ -173,9 +241,13 @@ def method_order_key(name: str) -> tuple[int, str]:
     workflow jobs, so that a figure job orders and colours them as their classes say.
 
     ``(rank, "")`` for a registered method with a rank (``stl`` 0, ``mtl`` 1, ``random`` 2,
-    ``exhaustive`` 3, ``ours`` 4, ``tag`` 5), ``(6, name)`` for any other name.
+    ``exhaustive`` 3, ``ours`` 4, ``tag`` 5, ``hoa`` 6), ``(7, name)`` for any other name; a
+    composition ``<method>@<rule>`` right after its method (``(4, "@cagrad")`` for
+    ``ours@cagrad``).
     """
     method = _lookup(name)
+    if method is not None and hasattr(method, "_order_key"):
+        return method._order_key  # a composition follows its method
     if method is not None and method.order is not None:
         return (method.order, "")
     return (_UNRANKED, name)

@@ -35,7 +35,7 @@ from taskgrouping.workflow.group import select_groups
 from tests.helpers.sine import run_workflow, tiny_sine_block
 
 ROOT = Path(__file__).resolve().parents[3]
-BUILTINS = ["stl", "mtl", "random", "exhaustive", "ours", "tag"]
+BUILTINS = ["stl", "mtl", "random", "exhaustive", "ours", "tag", "hoa"]
 # Every update rule but sum is a method too (tests/unit/methods/test_rules.py), after the built-ins.
 RULES = sorted(set(registered_updates()) - {"sum"})
 GROUPING = {"mode": "partition", "aggregate": "mean", "max_group_size": None, "time_limit_s": 60}
@@ -94,6 +94,7 @@ def test_builtins_are_registered_in_figure_order() -> None:
         "exhaustive": "subset_metrics",
         "ours": "gains",
         "tag": "gains",
+        "hoa": "pair_metrics",
     }
     assert get_method("tag").estimator == "tag" and get_method("ours").estimator is None
 
@@ -102,13 +103,13 @@ def test_budgets_of_the_builtins() -> None:
     configured = [1, 2, 3]
     assert get_method("stl").budgets(5, configured) == [5]
     assert get_method("mtl").budgets(5, configured) == [1]
-    for name in ("random", "exhaustive", "ours", "tag"):
+    for name in ("random", "exhaustive", "ours", "tag", "hoa"):
         assert get_method(name).budgets(5, configured) == configured
 
 
 # What the figures drew before the registry existed: its order, colours and markers must not
 # change the committed figures.
-ORDER = {"stl": 0, "mtl": 1, "random": 2, "exhaustive": 3, "ours": 4, "tag": 5}
+ORDER = {"stl": 0, "mtl": 1, "random": 2, "exhaustive": 3, "ours": 4, "tag": 5, "hoa": 6}
 COLORS = {
     "stl": "tab:gray",
     "mtl": "tab:brown",
@@ -116,9 +117,11 @@ COLORS = {
     "exhaustive": "tab:green",
     "ours": "tab:red",
     "tag": "tab:purple",
+    "hoa": "tab:olive",
 }
-MARKERS = {"exhaustive": "s", "ours": "o", "random": ".", "tag": "^"}
-SPARE_COLORS = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:cyan")
+MARKERS = {"exhaustive": "s", "ours": "o", "random": ".", "tag": "^", "hoa": "D"}
+# No spare colour is a built-in's.
+SPARE_COLORS = ("tab:orange", "tab:pink", "tab:cyan", "gold", "navy")
 SPARE_MARKERS = ("^", "v", "D", "P", "X")
 
 
@@ -126,7 +129,7 @@ SPARE_MARKERS = ("^", "v", "D", "P", "X")
 def test_order_and_style_reproduce_the_figures(extra: list[str]) -> None:
     names = [*BUILTINS, *extra]
     assert [method_order_key(n) for n in names] == [
-        (ORDER[n], "") if n in ORDER else (6, n) for n in names
+        (ORDER[n], "") if n in ORDER else (7, n) for n in names
     ]
     spare = [n for n in names if not has_style(n)]
     assert spare == extra
@@ -201,10 +204,12 @@ def test_the_register_example_registers_its_method() -> None:
 
 
 def test_unknown_method_names_the_registered_ones(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"unknown method 'hoa'; registered: \['stl', 'mtl'"):
-        get_method("hoa")
-    with pytest.raises(ValueError, match=r"unknown method 'hoa'; registered:"):
-        select_groups("hoa", ["a", "b"], 1, tmp_path / "g.json", grouping=GROUPING, random=RANDOM)
+    with pytest.raises(ValueError, match=r"unknown method 'bandit_mtl'; registered: \['stl', 'mt"):
+        get_method("bandit_mtl")
+    with pytest.raises(ValueError, match=r"unknown method 'bandit_mtl'; registered:"):
+        select_groups(
+            "bandit_mtl", ["a", "b"], 1, tmp_path / "g.json", grouping=GROUPING, random=RANDOM
+        )
 
 
 def test_a_method_that_needs_gains_gets_them(tmp_path: Path) -> None:
@@ -218,7 +223,7 @@ def test_a_plugin_method_joins_the_config(tmp_path: Path) -> None:
         validate_config({"methods": ["chunks"]})
     cfg = validate_config({"plugins": [spec], "methods": ["stl", "chunks"]})
     assert cfg["methods"] == ["stl", "chunks"]
-    assert registered_methods() == [*BUILTINS, *RULES, "chunks"]
+    assert registered_methods() == [*BUILTINS, "chunks", *RULES]
     assert get_method("chunks").budgets(4, [1, 2]) == [1, 2]
 
 
