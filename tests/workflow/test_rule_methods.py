@@ -104,3 +104,24 @@ def test_a_rule_method_trains_its_own_network_and_train_update_keys_the_others(
     assert again.total_test["mtl"] != totals.total_test["mtl"]
     # Back to sum: every network exists already, only the evaluation runs again.
     assert _trained(_run(tmp_path, "sum", "-n")) == set()
+
+
+def test_every_rule_trains_end_to_end_as_a_method(tmp_path: Path) -> None:
+    """Every registered rule, through the workflow: its network, its finite row."""
+    from taskgrouping.training import registered_updates
+
+    rules = sorted(set(registered_updates()) - {"sum"})
+    cfg = json.loads(json.dumps(TINY))
+    cfg["methods"] = ["stl", "mtl", *rules]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
+    cmd = ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
+    proc = subprocess.run(
+        [*cmd, "--cores", "2", TOTALS], capture_output=True, text=True, timeout=1200
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert {f"{r}/t0+t1/seed0" for r in rules} <= _networks(tmp_path)
+    totals = pd.read_csv(tmp_path / TOTALS).set_index("method")
+    assert list(totals.index) == ["stl", "mtl", *rules]
+    assert totals.total_test.notna().all() and totals.delta_m_pct.notna().all()
+    # Each rule's network is its own, trained with it: no two rules give the same weights.
+    assert totals.total_test[rules].nunique() == len(rules)
