@@ -112,6 +112,7 @@ class AutoLambda(LossUpdate):
 
     name: ClassVar[str] = "auto_lambda"
     separate_losses: ClassVar[bool] = True
+    twice_differentiable: ClassVar[bool] = True
 
     def __init__(self, meta_lr: float = META_LR, init: float = INIT) -> None:
         self.meta_lr, self.init = float(meta_lr), float(init)

@@ -24,7 +24,13 @@ from taskgrouping.benchmarks.base import Benchmark
 from taskgrouping.benchmarks.data import Batch, DataSplit, batch_to, chunked
 from taskgrouping.training.losses import check_finite, stacked_losses
 from taskgrouping.training.optim import make_optimizer, set_epoch_lr
-from taskgrouping.training.update import LossUpdate, UpdateContext, UpdateError, get_update
+from taskgrouping.training.update import (
+    LossUpdate,
+    UpdateContext,
+    UpdateError,
+    forward_context,
+    get_update,
+)
 
 StepHook = Callable[[int, int, torch.Tensor, torch.nn.Module, torch.optim.Optimizer], None]
 """Called as ``hook(step, epoch, indices, model, optimizer)`` just before each training step.
@@ -279,7 +285,7 @@ class TrainingLoop:
             A batch of the training split, on any device (moved to the loop's).
         """
         batch = batch_to(batch, self.device, non_blocking=True)
-        with _autocast(self.device, self.dtype):
+        with _autocast(self.device, self.dtype), forward_context(self.update):
             per_task = self.bench.task_losses(self.model, batch, self.tasks)
             losses = stacked_losses(per_task, self.tasks)
         check_finite(losses, self.tasks, self.step, self.key)

@@ -18,6 +18,7 @@ The built-in rules beyond ``sum`` are registered on first use of the registry:
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -96,6 +97,12 @@ class LossUpdate(ABC):
     #: own graph, so that a task's gradient reaches only the parameters its loss uses) instead
     #: of one stacked vector, whose every entry reaches every task's parameters with zeros.
     separate_losses: ClassVar[bool] = False
+
+    #: Whether :meth:`step` differentiates the gradients of the losses (a double backward pass
+    #: through the step's forward pass: GradNorm, Auto-Lambda). The training loop then runs the
+    #: forward pass with PyTorch's math attention kernel (:func:`forward_context`), the one
+    #: kernel of ``scaled_dot_product_attention`` with a double backward on every device.
+    twice_differentiable: ClassVar[bool] = False
 
     @abstractmethod
     def step(
@@ -254,3 +261,20 @@ class SumUpdate(LossUpdate):
     ) -> None:
         """See :meth:`LossUpdate.step`."""
         step_on(losses.sum(), optimizer, scaler)
+
+
+def forward_context(update: LossUpdate) -> contextlib.AbstractContextManager[None]:
+    """The context the training loop runs a step's forward pass in for ``update``.
+
+    For a rule that differentiates gradients (:attr:`LossUpdate.twice_differentiable`), the
+    math kernel of ``torch.nn.functional.scaled_dot_product_attention``: the fused kernels
+    PyTorch picks by default (flash attention on CPU) have no double backward, so a model with
+    attention (the ETT forecaster) would fail at the rule's first step with "derivative for
+    aten::_scaled_dot_product_flash_attention_for_cpu_backward is not implemented". Other
+    rules: nothing changes.
+    """
+    if not update.twice_differentiable:
+        return contextlib.nullcontext()
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.MATH])

@@ -116,3 +116,32 @@ def test_a_run_without_validation_split_is_refused() -> None:
         get_update("auto_lambda").bind(
             UpdateContext(["a", "b"], model, opt, losses_of(model), None, 8, 0, "a+b")
         )
+
+
+def test_it_trains_a_network_with_attention(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop runs Auto-Lambda's forward pass with the math attention kernel: the default CPU
+    kernel (flash attention) has no double backward, and the rule's first step failed on the
+    ETT forecaster."""
+    from taskgrouping.benchmarks import get_benchmark
+    from taskgrouping.training import TrainingLoop
+    from taskgrouping.training.auto_lambda import AutoLambda
+    from taskgrouping.training.update import forward_context
+    from tests.unit.benchmarks.test_ett import ett_block
+
+    bench = get_benchmark("ett", ett_block(tasks=["HUFL", "OT"]))
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(16, 24, 7, generator=gen), torch.randn(16, 2, 6, generator=gen)
+    cfg = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 8}
+
+    def loop() -> TrainingLoop:
+        return TrainingLoop(bench, ["HUFL", "OT"], cfg, 0, update="auto_lambda", val=Split(x, y))
+
+    run = loop()
+    before = run.update.task_weights.detach().clone()
+    run.train_step((x[:8], y[:8]))
+    assert not torch.equal(run.update.task_weights.detach(), before)
+    assert type(forward_context(get_update("sum"))).__name__ == "nullcontext"
+    # The same step with the default kernel: the failure this guards against.
+    monkeypatch.setattr(AutoLambda, "twice_differentiable", False)
+    with pytest.raises(RuntimeError, match=r"derivative for .* is not implemented"):
+        loop().train_step((x[:8], y[:8]))
