@@ -120,8 +120,7 @@ COLORS = {
     "hoa": "tab:olive",
 }
 MARKERS = {"exhaustive": "s", "ours": "o", "random": ".", "tag": "^", "hoa": "D"}
-# No spare colour is a built-in's.
-SPARE_COLORS = ("tab:orange", "tab:pink", "tab:cyan", "gold", "navy")
+SPARE_COLORS = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:cyan")
 SPARE_MARKERS = ("^", "v", "D", "P", "X")
 
 
