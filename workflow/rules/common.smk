@@ -47,7 +47,12 @@ STOPPED = (
 
 wildcard_constraints:
     bench="|".join(config["benchmarks"]),
-    method="|".join(map(re.escape, registered_methods() + [m for m in config["methods"] if "@" in m])),
+    method="|".join(
+        map(
+            re.escape,
+            registered_methods() + [m for m in config["methods"] if "@" in m],
+        )
+    ),
     update_rule="|".join(map(re.escape, UPDATE_RULES)),
     budget=r"\d+",
     estimator="exact|first_order|tag|tag_cosine",
