@@ -246,6 +246,10 @@ def truth_input(wc):
     return {}
 
 
+# Figures and tables holding measured seconds, which differ between runs (rule render_costs).
+MEASURED_FIGURES = ("cost.png", "costs.csv", "costs.md")
+
+
 def figure_files(bench):
     names = [
         "gains.png",
@@ -256,6 +260,7 @@ def figure_files(bench):
         "totals.csv",
         "totals.md",
         "totals.tex",
+        *MEASURED_FIGURES,
     ]
     return [f"figures/{bench}/{n}" for n in names]
 
@@ -263,7 +268,7 @@ def figure_files(bench):
 def all_outputs():
     out = []
     for bench in config["benchmarks"]:
-        out += [f"results/{bench}/summary.csv", f"results/{bench}/totals.csv"]
+        out += [f"results/{bench}/{n}.csv" for n in ("summary", "totals", "costs")]
         out += figure_files(bench)
     return out
 

@@ -25,12 +25,17 @@ rule describe_run:
 rule publish_run_info:
     input:
         info=f"{RUN_INFO}.json",
-        figures=lambda wc: expand(list(rules.render_figures.output), bench=wc.bench),
+        figures=lambda wc: expand(
+            list(rules.render_figures.output) + list(rules.render_costs.output),
+            bench=wc.bench,
+        ),
     output:
         "figures/{bench}/run_info.json",
     log:
         "logs/publish_run_info/{bench}.log",
     conda:
         "../../envs/plot.yaml"
+    params:
+        measured=MEASURED_FIGURES,
     script:
         "../scripts/publish_run_info.py"

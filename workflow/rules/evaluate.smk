@@ -21,3 +21,28 @@ rule evaluate_groups:
         train_update=lambda wc: bench_update(wc.bench),
     script:
         "../scripts/evaluate_groups.py"
+
+
+rule tabulate_costs:
+    input:
+        groups=lambda wc: [group_file(wc.bench, m, b) for m, b in selections(wc.bench)],
+        # Every network's job has finished, and with it written its benchmark file.
+        metrics=lambda wc: [
+            metrics_file(wc.bench, u, k, s) for u, k, s in chosen_networks(wc.bench)
+        ],
+    output:
+        "results/{bench}/costs.csv",
+    log:
+        "logs/tabulate_costs/{bench}.log",
+    benchmark:
+        "benchmarks/tabulate_costs/{bench}.tsv"
+    conda:
+        "../../envs/solver.yaml"
+    params:
+        tasks=lambda wc: tasks_of(wc.bench),
+        seeds=lambda wc: train_seeds(wc.bench),
+        train_update=lambda wc: bench_update(wc.bench),
+        probe=lambda wc: config[wc.bench]["probe"],
+        probe_shards=config["probe_shards"],
+    script:
+        "../scripts/tabulate_costs.py"

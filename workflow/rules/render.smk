@@ -61,3 +61,35 @@ rule render_figures:
         tasks=lambda wc: tasks_of(wc.bench),
     script:
         "../scripts/render_figures.py"
+
+
+# Measured seconds: these three files differ from run to run (and machine to machine), unlike
+# every other figure and table of a run.
+rule render_costs:
+    input:
+        totals="results/{bench}/totals.csv",
+        costs="results/{bench}/costs.csv",
+    output:
+        figure=report(
+            "figures/{bench}/cost.png",
+            caption="../report/cost.rst",
+            category="{bench}",
+            subcategory="evaluate",
+            labels={"benchmark": "{bench}", "figure": "delta_m against cost"},
+        ),
+        table_csv=report(
+            "figures/{bench}/costs.csv",
+            caption="../report/costs.rst",
+            category="{bench}",
+            subcategory="evaluate",
+            labels={"benchmark": "{bench}", "table": "cost beside accuracy"},
+        ),
+        table_md="figures/{bench}/costs.md",
+    log:
+        "logs/render_costs/{bench}.log",
+    benchmark:
+        "benchmarks/render_costs/{bench}.tsv"
+    conda:
+        "../../envs/plot.yaml"
+    script:
+        "../scripts/render_costs.py"

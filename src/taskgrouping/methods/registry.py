@@ -14,8 +14,8 @@ from taskgrouping.methods.rules import SUM, UpdateRuleMethod, rule_method, updat
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # Unranked methods follow the seven built-ins (ranks 0 to 6), alphabetically.
 _UNRANKED = 7
-# Colours and markers of methods without their own, in order of appearance.
-_SPARE_COLORS: tuple[str, ...] = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:cyan")
+# Colours and markers of methods without their own (none a built-in's), in order of appearance.
+_SPARE_COLORS: tuple[str, ...] = ("tab:orange", "tab:pink", "tab:cyan", "gold", "navy")
 _SPARE_MARKERS: tuple[str, ...] = ("^", "v", "D", "P", "X")
 
 _REGISTRY: dict[str, Method] = {}

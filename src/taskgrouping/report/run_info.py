@@ -149,11 +149,18 @@ def describe_run(
 
 
 def publish_run_info(
-    run_info: Path | str, figures: Sequence[Path | str], out_json: Path | str
+    run_info: Path | str,
+    figures: Sequence[Path | str],
+    out_json: Path | str,
+    *,
+    measured: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write the run description ``run_info`` (JSON, see :func:`describe_run`) beside committed
     figures, with the SHA-256 of each of ``figures`` by file name (``files``), so that a reader
     can check that the figures are the ones this run made.
+
+    ``measured`` names the figures that hold measured seconds (``measured``, sorted): a rerun of
+    the same configuration reproduces every other figure byte for byte, but not these.
 
     Raises
     ------
@@ -165,6 +172,7 @@ def publish_run_info(
         raise ValueError(f"figure file names must be distinct, got {sorted(names)}")
     info = json.loads(Path(run_info).read_text())
     info["files"] = {Path(f).name: sha256_of(f) for f in sorted(figures, key=str)}
+    info["measured"] = sorted(n for n in set(measured) if n in info["files"])
     atomic_write_json(out_json, info)
     return info
 

@@ -58,3 +58,18 @@ def render_figures(
     render.write_totals_tables(
         Path(totals_csv), Path(out["table_csv"]), Path(out["table_md"]), Path(out["table_tex"])
     )
+
+
+def render_costs(
+    totals_csv: Path | str, costs_csv: Path | str, out: Mapping[str, Path | str]
+) -> None:
+    """Cost stage's figure and tables: every method's delta_m beside what it cost.
+
+    ``out`` maps ``figure``, ``table_csv`` and ``table_md`` to output paths (see
+    :func:`taskgrouping.report.costs.write_cost_tables` and
+    :func:`~taskgrouping.report.costs.plot_costs`).
+    """
+    from taskgrouping.report.costs import plot_costs, write_cost_tables
+
+    table = write_cost_tables(totals_csv, costs_csv, out["table_csv"], out["table_md"])
+    plot_costs(table, out["figure"])

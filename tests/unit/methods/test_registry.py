@@ -120,7 +120,8 @@ COLORS = {
     "hoa": "tab:olive",
 }
 MARKERS = {"exhaustive": "s", "ours": "o", "random": ".", "tag": "^", "hoa": "D"}
-SPARE_COLORS = ("tab:orange", "tab:purple", "tab:pink", "tab:olive", "tab:cyan")
+# No spare colour is a built-in's.
+SPARE_COLORS = ("tab:orange", "tab:pink", "tab:cyan", "gold", "navy")
 SPARE_MARKERS = ("^", "v", "D", "P", "X")
 
 

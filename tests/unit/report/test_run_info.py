@@ -67,13 +67,20 @@ def test_publish_run_info_adds_the_figure_hashes(tmp_path: Path) -> None:
     figures = [tmp_path / "b.csv", tmp_path / "a.png"]
     figures[0].write_text("x")
     figures[1].write_bytes(b"\x89PNG")
-    info = publish_run_info(tmp_path / "run_info.json", figures, tmp_path / "out" / "run_info.json")
+    info = publish_run_info(
+        tmp_path / "run_info.json",
+        figures,
+        tmp_path / "out" / "run_info.json",
+        measured=("b.csv", "not_published.md"),
+    )
     assert info == {
         "commit": "abc",
         "files": {
             "a.png": hashlib.sha256(b"\x89PNG").hexdigest(),
             "b.csv": hashlib.sha256(b"x").hexdigest(),
         },
+        # Only published files are listed as measured.
+        "measured": ["b.csv"],
     }
     assert json.loads((tmp_path / "out" / "run_info.json").read_text()) == info
 
