@@ -71,18 +71,23 @@ def run_seed(data_seed: int, out_dir: Path, cores: int, preset: Path = PRESET) -
         sys.executable,
         "-m",
         "snakemake",
+        "results/synthetic/totals.csv",
         "--snakefile",
         str(ROOT / "Snakefile"),
         "--directory",
         str(workdir),
         "--cores",
         str(cores),
-        "--quiet",
-        "progress",
-        "results/synthetic/totals.csv",
     ]
-    log.info("data seed %d: %s", data_seed, " ".join(command))
-    subprocess.run(command, check=True)
+    out_log = workdir / "snakemake.log"
+    log.info("data seed %d: %s (output in %s)", data_seed, " ".join(command), out_log)
+    with out_log.open("w") as fh:
+        done = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT, check=False)
+    if done.returncode:
+        raise RuntimeError(
+            f"the workflow of data seed {data_seed} failed (exit status {done.returncode}); "
+            f"see {out_log}. Run the study again to continue where it stopped."
+        )
     return workdir / "results" / "synthetic" / "totals.csv"
 
 
@@ -218,7 +223,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cores < 1:
         parser.error(f"--cores {args.cores}; accepted: an integer >= 1")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    summary = run_study(args.seeds, args.out_dir, args.cores, args.preset)
+    try:
+        summary = run_study(args.seeds, args.out_dir, args.cores, args.preset)
+    except (RuntimeError, ValueError) as err:
+        print(f"planted study: {err}", file=sys.stderr)
+        return 1
     print(markdown(summary), end="")
     return 0
 
