@@ -91,6 +91,11 @@ def test_bad_config_stops_with_one_line_and_no_results(tmp_path: Path) -> None:
     assert not (tmp_path / "results").exists()
 
 
+def _groups(work: Path, budget: int, method: str = "exhaustive") -> list[list[str]]:
+    path = work / f"results/synthetic/groups/{method}/budget{budget}.json"
+    return json.loads(path.read_text())["groups"]
+
+
 def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
     work = _workdir(tmp_path, TINY)
     _snakemake(work, "--cores", "2")
@@ -125,8 +130,17 @@ def test_tiny_run_end_to_end_and_report(tmp_path: Path) -> None:
     tag = json.loads((work / "results/synthetic/groups/tag/budget2.json").read_text())
     assert tag["gains"].endswith("gains/tag.csv")
     names = ("gains.png", "gains_over_time.png", "budget_curve.png", "groups.png", "ranking.png")
-    for name in (*names, "totals.md", "totals.tex"):
+    for name in (*names, "totals.md", "totals.tex", "cost.png", "costs.md"):
         assert (work / "figures/synthetic" / name).stat().st_size > 0
+    # Every job behind every row was found by its benchmark file; the counts are the hand counts
+    # of the networks on disk.
+    costs = pd.read_csv(work / "results/synthetic/costs.csv").set_index(["method", "budget"])
+    assert (costs["unmeasured_jobs"] == 0).all() and (costs["cpu_s"] > 0).all()
+    assert costs.loc[("stl", 4), "networks"] == 4 * 2
+    # exhaustive: 15 subsets at seed 0, its two chosen groups again at seed 1.
+    assert costs.loc[("exhaustive", 2), "networks"] == 15 + len(_groups(work, 2))
+    assert costs.loc[("ours", 2), "probe_runs"] == 2
+    assert costs.loc[("ours", 2), "networks"] == 2 + 2 * len(_groups(work, 2, "ours"))
     # Nothing left to do: a second invocation is a no-op.
     assert "Nothing to be done" in _snakemake(work, "--cores", "1").stderr
     report = work / "report.html"
