@@ -13,7 +13,7 @@ from taskgrouping.evaluation.costs import COSTS_COLUMNS
 from taskgrouping.io import atomic_write_csv, atomic_write_text
 from taskgrouping.methods.registry import has_style
 from taskgrouping.report._style import _method_style, _ordered_methods, _read_totals, _save
-from taskgrouping.report.totals import _aggregate_totals, _mean_std_cell
+from taskgrouping.report.totals import _aggregate_totals, _mean_std_cells
 
 #: Columns of the cost table: the aggregated totals' key and accuracy, then the cost.
 COST_TABLE_COLUMNS: tuple[str, ...] = (
@@ -87,18 +87,8 @@ def write_cost_tables(
         "method": table["method"].astype(str),
         "B": table["budget"].astype(str),
         "runs": table["n_runs"].astype(str),
-        "delta_m vs STL (%)": [
-            _mean_std_cell(m, s, n)
-            for m, s, n in zip(
-                table["delta_m_pct_mean"], table["delta_m_pct_std"], table["n_runs"], strict=True
-            )
-        ],
-        "total test loss": [
-            _mean_std_cell(m, s, n)
-            for m, s, n in zip(
-                table["total_test_mean"], table["total_test_std"], table["n_runs"], strict=True
-            )
-        ],
+        "delta_m vs STL (%)": _mean_std_cells(table, "delta_m_pct"),
+        "total test loss": _mean_std_cells(table, "total_test"),
         "networks": table["networks"].astype(str),
         "probe runs": table["probe_runs"].astype(str),
         "subset nets": table["subset_networks"].astype(str),

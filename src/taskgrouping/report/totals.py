@@ -27,6 +27,16 @@ def _mean_std_cell(mean: float, std: float, n_runs: int) -> str:
     return _format_number(mean)
 
 
+def _mean_std_cells(table: pd.DataFrame, column: str) -> list[str]:
+    """:func:`_mean_std_cell` of every row's ``<column>_mean``, ``<column>_std`` and ``n_runs``."""
+    return [
+        _mean_std_cell(m, s, n)
+        for m, s, n in zip(
+            table[f"{column}_mean"], table[f"{column}_std"], table["n_runs"], strict=True
+        )
+    ]
+
+
 def _display_table(agg: pd.DataFrame) -> pd.DataFrame:
     """Human-readable version of the aggregated table (all cells strings)."""
     return pd.DataFrame(
@@ -37,18 +47,8 @@ def _display_table(agg: pd.DataFrame) -> pd.DataFrame:
             "draws": agg["n_draws"].astype(str),
             "seeds": agg["n_seeds"].astype(str),
             "total val loss": [_format_number(v) for v in agg["total_val"]],
-            "total test loss": [
-                _mean_std_cell(m, s, n)
-                for m, s, n in zip(
-                    agg["total_test_mean"], agg["total_test_std"], agg["n_runs"], strict=True
-                )
-            ],
-            "delta_m vs STL (%)": [
-                _mean_std_cell(m, s, n)
-                for m, s, n in zip(
-                    agg["delta_m_pct_mean"], agg["delta_m_pct_std"], agg["n_runs"], strict=True
-                )
-            ],
+            "total test loss": _mean_std_cells(agg, "total_test"),
+            "delta_m vs STL (%)": _mean_std_cells(agg, "delta_m_pct"),
         }
     )
 
