@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from taskgrouping.evaluation.costs import (
+    COSTS_COLUMNS,
     Job,
     cost_table,
     read_job_seconds,
@@ -182,3 +183,10 @@ def test_benchmark_file_reader(tmp_path: Path) -> None:
         read_job_seconds(bad)
     with pytest.raises(ValueError, match="job kind 'other'"):
         benchmark_file("toy", Job("other", 0))
+
+
+def test_readme_lists_every_column_of_the_cost_table() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    (row,) = [r for r in readme.splitlines() if r.startswith("| evaluate | `tabulate_costs`")]
+    for column in COSTS_COLUMNS[3:]:
+        assert f"`{column}`" in row, column
