@@ -144,10 +144,12 @@ def test_median_times_interleaves_and_times_slow_calls_fewer_times() -> None:
 
         return call
 
-    fns = {"slow": recorder("slow", 0.002), "quick": recorder("quick", 0.0)}
-    timed = median_times(fns, warmup=1, repeats=3, slow_s=0.001, slow_repeats=1)
+    # A slow call far slower than the threshold and a no-op far quicker, so that a loaded
+    # machine does not move either across it.
+    fns = {"slow": recorder("slow", 0.2), "quick": recorder("quick", 0.0)}
+    timed = median_times(fns, warmup=1, repeats=3, slow_s=0.1, slow_repeats=1)
     assert timed["slow"][1] == 1 and timed["quick"][1] == 3
-    assert timed["slow"][0] >= 0.002 > timed["quick"][0]
+    assert timed["slow"][0] >= 0.2 > timed["quick"][0]
     # warm-up round, then rounds of every function still being timed
     assert calls == ["slow", "quick", "slow", "quick", "quick", "quick"]
     with pytest.raises(ValueError, match="repeats 0"):
