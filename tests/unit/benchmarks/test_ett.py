@@ -349,13 +349,22 @@ def test_registry_and_config() -> None:
             validate_config({"benchmarks": ["ett"], "ett": raw})
 
 
-@pytest.mark.parametrize("preset", ["ett-paper.yaml", "ett-cpu.yaml"])
+@pytest.mark.parametrize("preset", ["ett-paper.yaml", "ett-cpu.yaml", "ett-rules-cpu.yaml"])
 def test_presets_validate(preset: str) -> None:
     raw = yaml.safe_load((ROOT / "workflow" / "presets" / preset).read_text())
     cfg = validate_config(raw)
     assert cfg["benchmarks"] == ["ett"]
     assert budgets_of(cfg, "ett") == list(range(1, 8))
     assert tasks_of(cfg, "ett") == COLUMNS
+
+
+def test_the_rules_preset_is_the_cpu_preset_with_fewer_methods() -> None:
+    def read(name: str) -> dict:
+        return yaml.safe_load((ROOT / "workflow" / "presets" / name).read_text())
+
+    rules, cpu = read("ett-rules-cpu.yaml"), read("ett-cpu.yaml")
+    assert {**rules, "methods": None} == {**cpu, "methods": None}
+    assert set(rules["methods"]) < set(cpu["methods"])
 
 
 # --- workflow -----------------------------------------------------------------------------------

@@ -62,3 +62,17 @@ def test_seed_config_sets_the_data_seed_only() -> None:
     assert preset["synthetic"]["seed"] == 0
     with pytest.raises(ValueError, match="data seed -1"):
         seed_config(preset, -1)
+
+
+def test_the_study_preset_runs_every_update_rule() -> None:
+    import yaml
+
+    from taskgrouping.config import validate_config
+    from taskgrouping.harness.planted_study import PRESET
+    from taskgrouping.training import registered_updates
+
+    cfg = validate_config(yaml.safe_load(PRESET.read_text()))
+    rules = set(registered_updates()) - {"sum"}
+    assert rules <= set(cfg["methods"])
+    assert {"stl", "mtl", "ours"} <= set(cfg["methods"])
+    assert cfg["synthetic"]["budgets"] == [cfg["synthetic"]["n_clusters"]]
