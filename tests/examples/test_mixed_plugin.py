@@ -160,7 +160,7 @@ def test_a_plugin_with_the_wrong_target_count_stops_the_data_stage_naming_load(
         [*SNAKEMAKE, "--directory", str(tmp_path), "--cores", "1"],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=1200,
         env=env,
     )
     assert proc.returncode != 0

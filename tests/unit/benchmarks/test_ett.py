@@ -402,7 +402,7 @@ def test_tiny_workflow_run_on_a_generated_file(tmp_path: Path) -> None:
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(cfg))
     cmd = ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
-    proc = subprocess.run([*cmd, "--cores", "2"], capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([*cmd, "--cores", "2"], capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     results = tmp_path / "results" / "ett"
     assert not (results / "data" / "truth.json").exists()
