@@ -357,10 +357,11 @@ FAULTS: list[Fault] = [
         ConfigError,
     ),
     Fault(
-        "`methods: [ours, hoa]`",
-        config({"methods": ["ours", "hoa"]}),
-        r"^methods\.1 = 'hoa': must be one of \['stl', 'mtl', 'random', 'exhaustive', 'ours', "
-        r"'tag', .*'cagrad', .*'pcgrad'.*\]$",
+        # Bandit-MTL (one of the paper's baselines on COP) is not an update rule here.
+        "`methods: [ours, bandit_mtl]`",
+        config({"methods": ["ours", "bandit_mtl"]}),
+        r"^methods\.1 = 'bandit_mtl': must be one of \['stl', 'mtl', 'random', 'exhaustive', "
+        r"'ours', 'tag', 'hoa', .*'cagrad', .*'pcgrad'.*\]$",
         ConfigError,
     ),
     Fault(
