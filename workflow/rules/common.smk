@@ -1,4 +1,3 @@
-import itertools
 import os
 import re
 import sys
@@ -21,6 +20,7 @@ from taskgrouping.config import (
     tasks_of as _config_tasks,
     validate_config,
 )
+from taskgrouping.evaluation.costs import group_key, subset_keys
 from taskgrouping.methods import export_update_rules, get_method, registered_methods
 from taskgrouping.plugins import export_plugins
 
@@ -184,12 +184,7 @@ def metrics_file(bench, update, group, seed):
 
 def all_subset_keys(bench, largest=None):
     """Group keys of every non-empty subset of the tasks (of at most ``largest`` tasks)."""
-    tasks = tasks_of(bench)
-    return [
-        "+".join(c)
-        for r in range(1, (largest or len(tasks)) + 1)
-        for c in itertools.combinations(tasks, r)
-    ]
+    return subset_keys(tasks_of(bench), largest)
 
 
 def chosen_networks(bench):
@@ -211,7 +206,7 @@ def chosen_networks(bench):
         selection = read_json(path)
         update = selection.get("update", default)
         for groups in selection_draws(selection):
-            keys.update((update, "+".join(sorted(g, key=tasks.index))) for g in groups)
+            keys.update((update, group_key(g, tasks)) for g in groups)
     ordered = sorted(
         keys, key=lambda uk: (uk[0] != default, uk[0], uk[1].count("+"), uk[1])
     )
