@@ -301,6 +301,8 @@ def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
         return [c for c in ETT_CHANNELS if chosen is None or c in chosen]
     if bench == "celeba":
         return celeba_tasks(cfg["celeba"].get("tasks"))
+    if bench == "cop":
+        return cop_tasks(cfg["cop"]["tasks"])
     from taskgrouping.plugins import plugin_class
 
     cls = plugin_class(bench, cfg.get("plugins", ()))
@@ -309,6 +311,17 @@ def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
             f"unknown benchmark {bench!r}: neither built in nor declared under plugins"
         )
     return _plugin_tasks(cls, cfg[bench], bench)
+
+
+def cop_tasks(names: Sequence[str]) -> list[str]:
+    """Combinatorial-optimisation tasks ``names`` (``tsp20``...) in the benchmark's order (by
+    problem type, then size); raises :class:`ConfigError` naming a bad one."""
+    from taskgrouping.cop.problems import canonical_tasks
+
+    try:
+        return canonical_tasks(names)
+    except ValueError as err:
+        raise ConfigError(f"cop.tasks: {err}") from None
 
 
 def celeba_tasks(chosen: Sequence[str] | None) -> list[str]:
@@ -441,6 +454,15 @@ def _plugin_tasks(cls: Any, block: Mapping[str, Any], bench: str) -> list[str]:
         ) from None
 
 
+def _check_cop(block: Mapping[str, Any]) -> None:
+    cop_tasks(block["tasks"])
+    model = block["model"]
+    if model["d"] % model["heads"]:
+        raise ConfigError(
+            f"cop.model.d = {model['d']} is not divisible by cop.model.heads = {model['heads']}"
+        )
+
+
 def _check_finite(value: Any, where: str = "") -> None:
     """Refuse NaN and infinite numbers anywhere (YAML reads ``.nan`` and ``.inf`` as floats)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -475,12 +497,19 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
             path = tuple(str(p) for p in first.absolute_path)
             unknown = (path, sorted(set(first.instance) - known))
         raise ConfigError(_describe(first), unknown)
+    if "cop" in cfg or "cop" in cfg.get("benchmarks", ()):
+        # cop's training loss (REINFORCE) says nothing about the policy's quality: its probe
+        # measures the greedy objective on validation instances unless told otherwise.
+        cop = cfg.setdefault("cop", {})
+        cop.setdefault("probe", {}).setdefault("measure", "heldout")
     _fill_defaults(cfg, schema, schema)
     for bench in cfg["benchmarks"]:
         if bench == "synthetic":
             _check_synthetic(cfg[bench])
         if bench == "ett":
             _check_ett(cfg[bench])
+        if bench == "cop":
+            _check_cop(cfg[bench])
         if bench not in builtins:
             _check_plugin(cfg, bench)
         n = n_tasks_of(cfg, bench)

@@ -218,6 +218,41 @@ def prepare_ett_without_copy() -> None:
     data_stage.prepare_data("ett", ett_block(local_path="ETTh1.csv"), "data")
 
 
+# --- cop data files ------------------------------------------------------------------------------
+
+COP_BLOCK = {
+    "tasks": ["tsp5", "cvrp5"],
+    "train_size": 8,
+    "val_size": 2,
+    "test_size": 2,
+    "solver": {"hgs_no_improvement": 50},
+    "model": {"d": 8, "layers": 1, "heads": 2, "ff": 8},
+}
+
+
+def cop_params() -> dict[str, Any]:
+    return validate_config({"benchmarks": ["cop"], "cop": COP_BLOCK})["cop"]
+
+
+def prepare_cop_without(package: str) -> None:
+    import importlib.util
+    from unittest import mock
+
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == package else real(name, *args)
+
+    with mock.patch("importlib.util.find_spec", side_effect=find_spec):
+        data_stage.prepare_data("cop", cop_params(), "data")
+
+
+def train_cop_on_corrupt_instances() -> None:
+    data_stage.prepare_data("cop", cop_params(), "data")
+    Path("data/cvrp5_val.npz").write_bytes(b"not an instance file")
+    train_stage.train_network("cop", cop_params(), "data", "tsp5", "train/metrics.json")
+
+
 # --- config files, the command line, plug-ins and checkpoints ------------------------------------
 
 
@@ -806,6 +841,35 @@ FAULTS: list[Fault] = [
         r"^ett\.local_path = 'ETTh1\.csv': no such file",
         DataSourceError,
         absent=NO_DATA,
+    ),
+    # cop tasks and data files
+    Fault(
+        "`cop: {tasks: [tsp20, vrp20]}`",
+        config({"benchmarks": ["cop"], "cop": {"tasks": ["tsp20", "vrp20"]}}),
+        r"^cop\.tasks: task 'vrp20': unknown problem type 'vrp'; accepted: \['tsp', 'cvrp', "
+        r"'op', 'kp'\]$",
+        ConfigError,
+    ),
+    Fault(
+        "`cop: {tasks: [tsp20, tsp2]}`",
+        config({"benchmarks": ["cop"], "cop": {"tasks": ["tsp20", "tsp2"]}}),
+        r"^cop\.tasks: task 'tsp2': the generator cannot make tsp instances of size 2; "
+        r"accepted: 3 to 1000$",
+        ConfigError,
+    ),
+    Fault(
+        "cop data stage without PyVRP installed",
+        lambda: prepare_cop_without("pyvrp"),
+        r"^the reference solver 'pyvrp' is not installed; install the locked version "
+        r"\(pyvrp==0\.14\.1, in requirements\.lock and envs/solver\.yaml\)$",
+        RuntimeError,
+        absent=(*NO_DATA, "data/tsp5_val.npz"),
+    ),
+    Fault(
+        "corrupt cop instance file",
+        train_cop_on_corrupt_instances,
+        r"^data/cvrp5_val\.npz: not a readable instance file \(not an \.npz archive\)$",
+        absent=("train/metrics.json", "train/metrics.ckpt"),
     ),
 ]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from taskgrouping.benchmarks.base import Benchmark
 from taskgrouping.benchmarks.celeba import CelebABenchmark
+from taskgrouping.benchmarks.cop.benchmark import COPBenchmark
 from taskgrouping.benchmarks.data import (
     Batch,
     DatasetSplit,
@@ -27,6 +28,7 @@ REGISTRY: dict[str, type[Benchmark]] = {
     SyntheticBenchmark.name: SyntheticBenchmark,
     ETTBenchmark.name: ETTBenchmark,
     CelebABenchmark.name: CelebABenchmark,
+    COPBenchmark.name: COPBenchmark,
 }
 
 
@@ -51,6 +53,7 @@ __all__ = [
     "REGISTRY",
     "Batch",
     "Benchmark",
+    "COPBenchmark",
     "CelebABenchmark",
     "DataSplit",
     "DatasetSplit",

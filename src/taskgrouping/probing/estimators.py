@@ -14,8 +14,12 @@
 
 All three use the gradients of every task on the shared encoder at the current parameters, one
 backward pass per task. They need to know which parameters are shared, so they take a model
-with a shared ``encoder`` and per-task ``heads`` (a :class:`~taskgrouping.models.MultiTaskNet`)
-and batches ``(x, y)``; the exact lookahead takes any model and batch.
+whose shared parameters are those of its ``encoder`` (a
+:class:`~taskgrouping.models.MultiTaskNet`, the ``cop`` benchmark's POMO model...); the first-order
+estimate also needs per-task ``heads``. Losses are the benchmark's
+:meth:`~taskgrouping.benchmarks.Benchmark.task_losses`, so any batch works; TAG's losses before
+and after its step are measured on a held-out batch when one is given, as the exact probe's are
+with ``measure: heldout``. The exact lookahead takes any model and batch.
 """
 
 from __future__ import annotations
@@ -29,13 +33,23 @@ from torch.func import functional_call
 
 from taskgrouping.benchmarks.base import Benchmark
 from taskgrouping.models import MultiTaskNet
+from taskgrouping.probing.engines.common import LossModule, benchmark_task_losses
 from taskgrouping.training import task_losses
+from taskgrouping.training.losses import stacked_losses
 
 
 def require_encoder_and_heads(model: torch.nn.Module, batch: Any, estimator: str) -> None:
-    """Raise one line naming ``estimator`` unless ``model`` has a shared ``encoder`` and
-    per-task ``heads`` and ``batch`` is ``(x, y)``."""
-    if not (hasattr(model, "encoder") and isinstance(getattr(model, "heads", None), nn.ModuleDict)):
+    """Raise one line naming ``estimator`` unless ``model`` has a shared ``encoder`` (and, for
+    ``first_order``, per-task ``heads`` and batches ``(x, y)``)."""
+    if not isinstance(getattr(model, "encoder", None), nn.Module):
+        raise TypeError(
+            f"estimator {estimator!r} needs a model whose shared parameters are those of its "
+            f"'encoder' module, and {type(model).__name__} has none; use estimator 'exact', "
+            "which takes any model"
+        )
+    if estimator != "first_order":
+        return
+    if not isinstance(getattr(model, "heads", None), nn.ModuleDict):
         raise TypeError(
             f"estimator {estimator!r} needs a model with a shared 'encoder' and per-task 'heads' "
             f"(a MultiTaskNet), and {type(model).__name__} has not; use estimator 'exact', "
@@ -49,7 +63,7 @@ def require_encoder_and_heads(model: torch.nn.Module, batch: Any, estimator: str
 
 
 def shared_gradients(
-    model: MultiTaskNet, bench: Benchmark, batch: Any, tasks: Sequence[str]
+    model: torch.nn.Module, bench: Benchmark, batch: Any, tasks: Sequence[str]
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Each task's loss and its gradient on the shared encoder, flattened.
 
@@ -60,19 +74,25 @@ def shared_gradients(
     grads
         Shape ``(n, p)``: row ``k`` is task ``k``'s gradient over the ``p`` encoder parameters.
     """
-    losses, grads, _ = _gradients(model, bench, batch, tasks)
+    losses, grads, _ = _gradients(model, bench, batch, tasks, heads=False)
     return losses, grads
 
 
 def _gradients(
-    model: MultiTaskNet, bench: Benchmark, batch: Any, tasks: Sequence[str]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`shared_gradients` plus each task's squared gradient norm on its own head."""
+    model: torch.nn.Module,
+    bench: Benchmark,
+    batch: Any,
+    tasks: Sequence[str],
+    *,
+    heads: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """:func:`shared_gradients` plus, with ``heads``, each task's squared gradient norm on its
+    own head (``model.heads[task]``)."""
     params = [p for p in model.encoder.parameters() if p.requires_grad]
     losses = task_losses(model, bench, batch, tasks)
     rows, head_sq = [], []
     for k, task in enumerate(tasks):
-        head = [p for p in model.heads[task].parameters() if p.requires_grad]
+        head = [p for p in model.heads[task].parameters() if p.requires_grad] if heads else []
         grads = torch.autograd.grad(
             losses[k], params + head, retain_graph=k < len(tasks) - 1, allow_unused=True
         )
@@ -81,37 +101,46 @@ def _gradients(
             for p, g in zip(params + head, grads, strict=True)
         ]
         rows.append(torch.cat([g.reshape(-1) for g in flat[: len(params)]]))
-        head_sq.append(sum((g * g).sum() for g in flat[len(params) :]))
-    return losses.detach(), torch.stack(rows), torch.stack(head_sq).to(losses.dtype)
+        if heads:
+            head_sq.append(sum((g * g).sum() for g in flat[len(params) :]))
+    squares = torch.stack(head_sq).to(losses.dtype) if heads else None
+    return losses.detach(), torch.stack(rows), squares
 
 
 def tag_affinity_step(
-    model: MultiTaskNet,
+    model: torch.nn.Module,
     bench: Benchmark,
     batch: Any,
     tasks: Sequence[str],
     lr: float,
+    measure_batch: Any = None,
 ) -> torch.Tensor:
-    """TAG's inter-task affinity ``Z[i, j]`` at one step (row ``i`` source, column ``j`` target)."""
+    """TAG's inter-task affinity ``Z[i, j]`` at one step (row ``i`` source, column ``j`` target).
+
+    The step is plain SGD on the ``encoder``'s parameters with task ``i``'s gradient on
+    ``batch``; task ``j``'s loss is measured before and after it on ``measure_batch`` (default:
+    ``batch``), the rest of the model unchanged.
+    """
     tasks = list(tasks)
-    x, y = batch
     before, grads = shared_gradients(model, bench, batch, tasks)
     names = [n for n, p in model.encoder.named_parameters() if p.requires_grad]
     current = dict(model.encoder.named_parameters())
     shapes = [current[n].shape for n in names]
     sizes = [current[n].numel() for n in names]
+    evaluator = LossModule(model, benchmark_task_losses(bench, tasks))
     z = torch.zeros(len(tasks), len(tasks), dtype=before.dtype, device=before.device)
     with torch.no_grad():
+        if measure_batch is not None:
+            before = task_losses(model, bench, measure_batch, tasks).to(before.dtype)
+        measure = batch if measure_batch is None else measure_batch
         for i in range(len(tasks)):
             flat = torch.split(grads[i], sizes)
             stepped = {
-                n: current[n] - lr * g.reshape(s)
+                f"model.encoder.{n}": current[n] - lr * g.reshape(s)
                 for n, g, s in zip(names, flat, shapes, strict=True)
             }
-            rep = functional_call(model.encoder, stepped, (x,))
-            for j, t in enumerate(tasks):
-                after = bench.loss(model.heads[t](rep), bench.target(y, t))
-                z[i, j] = 1 - after / before[j]
+            after = stacked_losses(functional_call(evaluator, stepped, (measure,)), tasks)
+            z[i] = 1 - after.to(before.dtype) / before
     return z
 
 

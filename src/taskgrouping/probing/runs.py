@@ -116,8 +116,35 @@ def estimate_point(
     (absolute: ``L_j - L_j(after)``). ``tag_cosine``: gradient cosine similarity.
     """
     tasks = bench.tasks
-    batch = batch_to(splits["train"].fetch(point.batch), model_device(model))
+    dev = model_device(model)
+    batch = batch_to(splits["train"].fetch(point.batch), dev)
     require_encoder_and_heads(model, batch, options.estimator)
+    measure = None
+    if point.heldout is not None and options.estimator == "tag":
+        measure = batch_to(splits["val"].fetch(point.heldout), dev)
+    rng = torch.get_rng_state()
+    torch.set_rng_state(point.rng_state)  # the step's own draws (a sampled loss, dropout)
+    try:
+        m = _estimate(model, bench, batch, measure, tasks, options, lr)
+    finally:
+        torch.set_rng_state(rng)
+    m = m.detach().double().cpu().numpy()
+    return [
+        (point.step, point.epoch, tasks[i], tasks[j], float(m[i, j]))
+        for i, j in itertools.permutations(range(len(tasks)), 2)
+    ]
+
+
+def _estimate(
+    model: torch.nn.Module,
+    bench: Benchmark,
+    batch: Any,
+    measure: Any,
+    tasks: Sequence[str],
+    options: ProbeOptions,
+    lr: float,
+) -> torch.Tensor:
+    """One point's step gains of a gradient-based estimator (see :func:`estimate_point`)."""
     with preserved_buffers(model):
         model.train()
         if options.estimator == "first_order":
@@ -126,19 +153,16 @@ def estimate_point(
                 losses = task_losses(model, bench, batch, tasks).detach()
                 m = m * losses.to(m.dtype).unsqueeze(0)
         elif options.estimator == "tag":
-            m = tag_affinity_step(model, bench, batch, tasks, lr)
+            m = tag_affinity_step(model, bench, batch, tasks, lr, measure)
             if options.normalise == "absolute":
-                losses = task_losses(model, bench, batch, tasks).detach()
+                losses = task_losses(model, bench, batch if measure is None else measure, tasks)
+                losses = losses.detach()
                 m = m * losses.to(m.dtype).unsqueeze(0)
         elif options.estimator == "tag_cosine":
             m = tag_cosine_step(model, bench, batch, tasks)
         else:
             raise ValueError(f"estimator {options.estimator!r} is not gradient-based")
-    m = m.detach().double().cpu().numpy()
-    return [
-        (point.step, point.epoch, tasks[i], tasks[j], float(m[i, j]))
-        for i, j in itertools.permutations(range(len(tasks)), 2)
-    ]
+    return m
 
 
 def run_probe(

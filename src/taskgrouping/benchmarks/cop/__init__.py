@@ -1,30 +1,11 @@
-"""The combinatorial-optimisation benchmark's data: tasks (TSP, CVRP, OP, KP at any size),
-seeded instance generators, solutions checked by recomputing their objective, reference
-solutions from kept solvers (OR-Tools CP-SAT, PyVRP) and the instance files that hold them.
-
-Torch-free: the data stage and the checks of stored references need only numpy, OR-Tools and
-PyVRP.
+"""The ``cop`` benchmark's network side: batched rollouts of the problems
+(:mod:`~taskgrouping.benchmarks.cop.envs`), the POMO-style model
+(:mod:`~taskgrouping.benchmarks.cop.model`) and the benchmark plug-in
+(:mod:`~taskgrouping.benchmarks.cop.benchmark`). The problems, instances and reference solvers
+themselves are torch-free, in :mod:`taskgrouping.cop`.
 """
 
-from taskgrouping.benchmarks.cop.instances import (
-    make_instances,
-    read_instances,
-    write_instances,
-)
-from taskgrouping.benchmarks.cop.problems import PROBLEMS, Task, generate, parse_task
-from taskgrouping.benchmarks.cop.references import Reference, SolverSettings, solve
-from taskgrouping.benchmarks.cop.solutions import objective
+from taskgrouping.benchmarks.cop.benchmark import COPBenchmark
+from taskgrouping.benchmarks.cop.model import POMOModel
 
-__all__ = [
-    "PROBLEMS",
-    "Reference",
-    "SolverSettings",
-    "Task",
-    "generate",
-    "make_instances",
-    "objective",
-    "parse_task",
-    "read_instances",
-    "solve",
-    "write_instances",
-]
+__all__ = ["COPBenchmark", "POMOModel"]

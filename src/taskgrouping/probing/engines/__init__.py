@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from taskgrouping.probing.engines.common import (
+    LossModule,
     TaskLosses,
     benchmark_task_losses,
     measured_losses,
@@ -42,6 +43,7 @@ from taskgrouping.probing.engines.sequential import lookahead_sequential
 from taskgrouping.probing.options import BATCHNORM_MODES, ENGINES
 
 __all__ = [
+    "LossModule",
     "Rule",
     "TaskLosses",
     "benchmark_task_losses",

@@ -33,6 +33,19 @@ def benchmark_task_losses(bench: Benchmark, tasks: Sequence[str] | None = None) 
     return task_losses
 
 
+class LossModule(torch.nn.Module):
+    """``task_losses(model, batch)`` as a module, so that the model can be called functionally
+    (:func:`torch.func.functional_call` with parameters named ``model.<name>``)."""
+
+    def __init__(self, model: torch.nn.Module, task_losses: TaskLosses) -> None:
+        super().__init__()
+        self.model = model
+        self.task_losses = task_losses
+
+    def forward(self, batch: Any) -> Mapping[str, torch.Tensor]:
+        return self.task_losses(self.model, batch)
+
+
 @contextlib.contextmanager
 def preserved_buffers(model: torch.nn.Module) -> Iterator[None]:
     """Restore every buffer (BatchNorm running statistics, counters) of ``model`` on exit."""
@@ -55,6 +68,26 @@ def train_mode(model: torch.nn.Module, train: bool) -> Iterator[None]:
     finally:
         for m, was in zip(model.modules(), modes, strict=True):
             m.training = was
+
+
+RngState = tuple[torch.Tensor, torch.Tensor | None, torch.device | None]
+
+
+def rng_state(model: torch.nn.Module) -> RngState:
+    """The global RNG states a forward of ``model`` draws from: the CPU generator's and, for a
+    model on a GPU, that device's."""
+    param = next(model.parameters(), None)
+    if param is not None and param.device.type == "cuda":
+        return torch.get_rng_state(), torch.cuda.get_rng_state(param.device), param.device
+    return torch.get_rng_state(), None, None
+
+
+def set_rng_state(state: RngState) -> None:
+    """Restore RNG states saved by :func:`rng_state`."""
+    cpu, cuda, device = state
+    torch.set_rng_state(cpu)
+    if cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
 
 
 def no_parameter_message(task: str) -> str:

@@ -36,6 +36,7 @@ import torch
 from torch.func import functional_call
 
 from taskgrouping.probing.engines.common import (
+    LossModule,
     TaskLosses,
     measured_losses,
     no_parameter_message,
@@ -45,18 +46,6 @@ from taskgrouping.probing.engines.common import (
 )
 from taskgrouping.probing.engines.rules import Rule, flat, flat_rule, rules_of, signature
 from taskgrouping.probing.options import counts
-
-
-class _LossModule(torch.nn.Module):
-    """``task_losses(model, batch)`` as a module, so the model can be called functionally."""
-
-    def __init__(self, model: torch.nn.Module, task_losses: TaskLosses) -> None:
-        super().__init__()
-        self.model = model
-        self.task_losses = task_losses
-
-    def forward(self, batch: Any) -> Mapping[str, torch.Tensor]:
-        return self.task_losses(self.model, batch)
 
 
 def task_gradients(
@@ -199,7 +188,7 @@ def lookahead_fast(
         model, optimizer, task_losses, batch, tasks, mults, measure_batch, batchnorm
     )
     measure = batch if measure_batch is None else measure_batch
-    evaluator = _LossModule(model, task_losses)
+    evaluator = LossModule(model, task_losses)
     buffers = {f"model.{name}": b.detach().clone() for name, b in model.named_buffers()}
     after = np.empty((len(combos), len(tasks)))
     with torch.no_grad(), train_mode(model, batchnorm == "batch"):
@@ -237,7 +226,7 @@ def lookahead_batched(
     if has_bn and batchnorm == "batch":
         target = copy.deepcopy(model)
         torch.func.replace_all_batch_norm_modules_(target)
-    evaluator = _LossModule(target, task_losses)
+    evaluator = LossModule(target, task_losses)
     buffers = {f"model.{name}": b.detach().clone() for name, b in target.named_buffers()}
 
     def combo_losses(params: dict[str, torch.Tensor]) -> torch.Tensor:

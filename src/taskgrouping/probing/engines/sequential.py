@@ -16,6 +16,8 @@ from taskgrouping.probing.engines.common import (
     TaskLosses,
     measured_losses,
     no_parameter_message,
+    rng_state,
+    set_rng_state,
     stacked_losses,
     train_mode,
 )
@@ -40,13 +42,20 @@ def lookahead_sequential(
     forward on ``batch``, ``step()``, give the copy the real model's buffers back, measure every
     task's loss on ``measure_batch`` (default ``batch``). Parameters no member reaches keep
     ``grad=None``, so the optimizer leaves them alone.
+
+    Every forward on ``batch`` starts from the global RNG state of the call, as the one forward
+    of the closed-form engines does: a stochastic loss (dropout, a sampled REINFORCE rollout)
+    draws the same randomness for every combination, that of the real training step. The RNG
+    state is left as it was found.
     """
     tasks = list(tasks)
     measure = batch if measure_batch is None else measure_batch
+    rng = rng_state(model)
     before = measured_losses(model, task_losses, measure, tasks, batchnorm)
     after = np.empty((len(combos), len(tasks)))
     for k, combo in enumerate(combos):
         counts(combo, len(tasks))
+        set_rng_state(rng)
         probe_model, probe_opt = copy.deepcopy((model, optimizer))
         probe_opt.zero_grad(set_to_none=True)
         with train_mode(probe_model, True):
@@ -64,4 +73,5 @@ def lookahead_sequential(
             for b, src in zip(probe_model.buffers(), model.buffers(), strict=True):
                 b.copy_(src)
         after[k] = measured_losses(probe_model, task_losses, measure, tasks, batchnorm)
+    set_rng_state(rng)
     return before, after

@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from taskgrouping.benchmarks.cop.instances import instance
-from taskgrouping.benchmarks.cop.problems import generate, parse_task
-from taskgrouping.benchmarks.cop.references import SolverSettings, solve
-from taskgrouping.benchmarks.cop.solutions import PAD, objective
+from taskgrouping.cop.instances import instance
+from taskgrouping.cop.problems import generate, parse_task
+from taskgrouping.cop.references import SolverSettings, solve
+from taskgrouping.cop.solutions import PAD, objective
 
 SETTINGS = SolverSettings(hgs_no_improvement=300)
 

@@ -14,7 +14,7 @@ Where rounding could make a float solution infeasible, it rounds towards feasibi
 distances and KP's weights up, the limits down), so every stored solution is feasible in float;
 "optimal" then means optimal for the rounded data, within about ``n / SCALE`` of the float
 optimum. The stored objective is always recomputed in float from the solution
-(:func:`~taskgrouping.benchmarks.cop.solutions.objective`). Both solvers run on one thread with a
+(:func:`~taskgrouping.cop.solutions.objective`). Both solvers run on one thread with a
 fixed seed; PyVRP stops after a fixed number of iterations without improvement, so its result does
 not depend on the machine's speed, and CP-SAT's only where its time limit stops it (then its status
 is not optimal).
@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from taskgrouping.benchmarks.cop.problems import Task
-from taskgrouping.benchmarks.cop.solutions import objective, pad
+from taskgrouping.cop.problems import Task
+from taskgrouping.cop.solutions import objective, pad
 
 #: Integer scale of distances, weights and values for CP-SAT.
 SCALE = 1_000_000
@@ -94,10 +94,22 @@ def _distances(points: np.ndarray) -> np.ndarray:
     return np.linalg.norm(points[:, None, :] - points[None, :, :], axis=-1)
 
 
+def solver_module(task: Task, settings: SolverSettings) -> str:
+    """The package that solves ``task``'s references: ``"pyvrp"`` or ``"ortools"``."""
+    hgs = task.problem == "cvrp" or (task.problem == "tsp" and task.size > settings.exact_max_nodes)
+    return "pyvrp" if hgs else "ortools"
+
+
+def require_solvers(tasks: Sequence[Task], settings: SolverSettings) -> None:
+    """Raise one line naming the first reference solver that ``tasks`` need and is not installed
+    (checked before any instance is solved, so that a data stage fails before it writes)."""
+    for module in sorted({solver_module(t, settings) for t in tasks}):
+        _require(module)
+
+
 def solve(task: Task, instance: Mapping[str, np.ndarray], settings: SolverSettings) -> Reference:
     """The reference solution of one instance of ``task`` (``instance``: its arrays)."""
-    hgs = task.problem == "cvrp" or (task.problem == "tsp" and task.size > settings.exact_max_nodes)
-    _require("pyvrp" if hgs else "ortools")
+    _require(solver_module(task, settings))
     start = time.perf_counter()
     if task.problem == "tsp" and task.size <= settings.exact_max_nodes:
         row, optimal, solver = _tsp_cpsat(instance["locs"], settings)
@@ -116,10 +128,12 @@ def solve(task: Task, instance: Mapping[str, np.ndarray], settings: SolverSettin
     return Reference(row, objective(task.problem, instance, row), optimal, solver, seconds)
 
 
-def _cpsat(model, settings: SolverSettings):
+def _cpsat(model, settings: SolverSettings, *, linearization: int | None = None):
     from ortools.sat.python import cp_model
 
     solver = cp_model.CpSolver()
+    if linearization is not None:
+        solver.parameters.linearization_level = linearization
     solver.parameters.max_time_in_seconds = float(settings.time_limit_s)
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = int(settings.seed)
@@ -171,7 +185,9 @@ def _op_cpsat(instance: Mapping[str, np.ndarray], settings: SolverSettings):
     model.add_circuit(circuit)
     model.add(sum(int(dist[i, j]) * lit for (i, j), lit in arcs.items()) <= limit)
     model.maximize(sum(int(prize[i - 1]) * (1 - s) for i, s in skip.items()))
-    solver, optimal = _cpsat(model, settings)
+    # The full linear relaxation of the circuit bounds the prize far better: OP20 proves optimal
+    # in about 0.4 s instead of 8 s per instance (same optima, measured on 10 instances).
+    solver, optimal = _cpsat(model, settings, linearization=2)
     return _circuit_order(solver, arcs)[1:], optimal, "ortools-cpsat"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from taskgrouping.benchmarks.cop.problems import (
+from taskgrouping.cop.problems import (
     FIELDS,
     Task,
     cvrp_capacity,

@@ -1,9 +1,9 @@
 """Instance files of the combinatorial-optimisation tasks: instances with their references.
 
 One file per task and split, ``<task>_<split>.npz``, holding the instance arrays of
-:data:`~taskgrouping.benchmarks.cop.problems.FIELDS` and, per instance, ``reference_value``,
+:data:`~taskgrouping.cop.problems.FIELDS` and, per instance, ``reference_value``,
 ``reference_optimal`` (bool), ``reference_solution`` (the stored rows of
-:mod:`~taskgrouping.benchmarks.cop.solutions`), ``reference_seconds`` and ``reference_solver``
+:mod:`~taskgrouping.cop.solutions`), ``reference_seconds`` and ``reference_solver``
 (the solver's name), so that anyone can check the references with a solver of their own.
 """
 
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from taskgrouping.benchmarks.cop.problems import FIELDS, Task, generate
-from taskgrouping.benchmarks.cop.references import SolverSettings, solve
-from taskgrouping.benchmarks.cop.solutions import width
+from taskgrouping.cop.problems import FIELDS, Task, generate
+from taskgrouping.cop.references import SolverSettings, solve
+from taskgrouping.cop.solutions import width
 from taskgrouping.io import atomic_writer
 
 REFERENCE_FIELDS: tuple[str, ...] = (
@@ -77,6 +77,8 @@ def read_instances(path: Path | str, task: Task) -> dict[str, np.ndarray]:
         instance.
     """
     path = Path(path)
+    if path.exists() and not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a readable instance file (not an .npz archive)")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}

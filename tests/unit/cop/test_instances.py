@@ -8,15 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from taskgrouping.benchmarks.cop.instances import (
+from taskgrouping.cop.instances import (
     instance,
     make_instances,
     read_instances,
     write_instances,
 )
-from taskgrouping.benchmarks.cop.problems import parse_task
-from taskgrouping.benchmarks.cop.references import SolverSettings
-from taskgrouping.benchmarks.cop.solutions import objective
+from taskgrouping.cop.problems import parse_task
+from taskgrouping.cop.references import SolverSettings
+from taskgrouping.cop.solutions import objective
 
 SETTINGS = SolverSettings(hgs_no_improvement=200)
 

@@ -20,6 +20,7 @@ et al. 2019, POMO): nodes uniform in the unit square, and
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,6 +90,24 @@ def parse_task(name: str) -> Task:
             f"accepted: {MIN_SIZE[problem]} to {MAX_SIZE}"
         )
     return Task(problem, size)
+
+
+def canonical_tasks(names: Sequence[str]) -> list[str]:
+    """The task names ``names`` in the benchmark's order: by problem type (:data:`PROBLEMS`),
+    then by size, so that a group has one canonical key whatever order a config lists them in.
+
+    Raises
+    ------
+    ValueError
+        Naming the first bad name (:func:`parse_task`) or a task listed twice.
+    """
+    tasks = [parse_task(n) for n in names]
+    seen = set()
+    for task in tasks:
+        if task in seen:
+            raise ValueError(f"task {task.name!r} is listed twice")
+        seen.add(task)
+    return [t.name for t in sorted(tasks, key=lambda t: (PROBLEMS.index(t.problem), t.size))]
 
 
 def cvrp_capacity(customers: int) -> int:
