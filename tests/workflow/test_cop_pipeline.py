@@ -59,3 +59,20 @@ def test_tiny_cop_run_end_to_end(tmp_path: Path) -> None:
     assert list(gains.index) == ["tsp6", "cvrp5", "op6"]
     for name in ("gains.png", "budget_curve.png", "totals.md", "cost.png"):
         assert (tmp_path / "figures/cop" / name).stat().st_size > 0
+
+
+@pytest.mark.parametrize("preset", ["cop-paper.yaml"])
+def test_preset_plans_every_subset_network(preset: str, tmp_path: Path) -> None:
+    config = ROOT / "workflow" / "presets" / preset
+    cmd = ["snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
+    proc = subprocess.run(
+        [*cmd, "--cores", "2", "--configfile", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    stats = dict(
+        line.split()[:2] for line in proc.stdout.splitlines() if line.startswith("train_group ")
+    )
+    assert stats == {"train_group": "63"}  # the exhaustive search's 63 subsets, planned first

@@ -75,3 +75,22 @@ def test_training_tsp_closes_most_of_the_gap_to_the_exact_optimum() -> None:
     trained = gaps(task, model.solve("tsp", test, augment=True)[0], ref).mean()
     assert trained >= -1e-6  # never better than the proven optimum (float32 rounding aside)
     assert trained < 0.02 < untrained
+
+
+def test_sampling_follows_the_probabilities_and_never_picks_a_masked_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from taskgrouping.benchmarks.cop.model import sample
+
+    probs = torch.tensor([0.0, 0.5, 0.0, 0.2, 0.3])
+    mask = probs == 0
+    log_probs = probs.log().expand(20000, 5)
+    torch.manual_seed(0)
+    drawn = sample(log_probs, mask.expand(20000, 5))
+    counts = torch.bincount(drawn, minlength=5).double() / 20000
+    assert counts[mask].sum() == 0
+    assert torch.allclose(counts, probs.double(), atol=0.015)
+    # a draw at the very top of the range falls back to the most likely node
+    edge = torch.tensor([[0.0, -0.1, float("-inf")]]).log_softmax(-1)
+    monkeypatch.setattr(torch, "rand", lambda shape, **_: torch.ones(shape))  # u = the total
+    assert sample(edge, edge.isinf()).item() == 0
