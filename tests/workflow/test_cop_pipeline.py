@@ -61,7 +61,7 @@ def test_tiny_cop_run_end_to_end(tmp_path: Path) -> None:
         assert (tmp_path / "figures/cop" / name).stat().st_size > 0
 
 
-@pytest.mark.parametrize("preset", ["cop-paper.yaml"])
+@pytest.mark.parametrize("preset", ["cop-paper.yaml", "cop-cpu.yaml"])
 def test_preset_plans_every_subset_network(preset: str, tmp_path: Path) -> None:
     config = ROOT / "workflow" / "presets" / preset
     cmd = ["snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
