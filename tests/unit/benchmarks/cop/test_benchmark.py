@@ -162,3 +162,42 @@ def test_cop_probes_on_validation_instances_unless_told_otherwise() -> None:
     same = {"benchmarks": ["cop"], "cop": {"probe": {"measure": "same"}}}
     assert validate_config(same)["cop"]["probe"]["measure"] == "same"
     assert validate_config({})["synthetic"]["probe"]["measure"] == "same"
+
+
+class _Interrupt(Exception):
+    """Stands for a kill between two epochs."""
+
+
+def test_a_killed_and_resumed_network_has_identical_metrics(prepared, tmp_path: Path) -> None:
+    from taskgrouping.training import train_group
+
+    bench, data = prepared
+    splits = bench.load(data)
+    cfg = {
+        **cop_block()["train"],
+        "optimizer": "adam",
+        "lr": 0.001,
+        "batch_size": 8,
+        "max_epochs": 4,
+        "restarts": 1,
+        "patience": 4,
+        "checkpoint_min_seconds": 0,
+    }
+    tasks = ["tsp6", "op6"]
+    reference = train_group(bench, splits, tasks, cfg, 1).to_dict()
+
+    def stop(restart: int, epoch: int) -> None:
+        if epoch == 2:
+            raise _Interrupt
+
+    ckpt = tmp_path / "metrics.ckpt"
+    with pytest.raises(_Interrupt):
+        train_group(bench, splits, tasks, cfg, 1, checkpoint=ckpt, on_epoch=stop)
+    assert ckpt.exists()
+    torch.manual_seed(1234)  # the resumed run must not depend on the global RNG it starts with
+    epochs: list[int] = []
+    resumed = train_group(
+        bench, splits, tasks, cfg, 1, checkpoint=ckpt, on_epoch=lambda r, e: epochs.append(e)
+    )
+    assert epochs[0] == 3, "the resumed run repeated or skipped epochs"
+    assert resumed.to_dict() == reference
