@@ -160,10 +160,7 @@ class POMOModel(nn.Module):
         while not bool(state.done.all()):
             mask = env.mask(state, inst)
             log_probs = decoder(env.context(state, inst, emb), emb, keys, mask)
-            if greedy:
-                action = log_probs.argmax(dim=-1)
-            else:
-                action = sample(log_probs, mask)
+            action = log_probs.argmax(dim=-1) if greedy else sample(log_probs, mask)
             chosen = log_probs.gather(-1, action[..., None]).squeeze(-1)
             logp = logp + torch.where(state.done, torch.zeros_like(chosen), chosen)
             env.step(state, inst, action)
