@@ -10,6 +10,7 @@ from taskgrouping.evaluation.serving import serve_tasks, serving_positions
 from taskgrouping.evaluation.totals import (
     SUMMARY_COLUMNS,
     TOTALS_COLUMNS,
+    delta_m_offsets,
     delta_m_pct,
     evaluate_selections,
     selection_draws,
@@ -18,6 +19,7 @@ from taskgrouping.evaluation.totals import (
 __all__ = [
     "SUMMARY_COLUMNS",
     "TOTALS_COLUMNS",
+    "delta_m_offsets",
     "delta_m_pct",
     "evaluate_selections",
     "selection_draws",

@@ -40,15 +40,38 @@ def selection_draws(selection: Mapping[str, Any]) -> list[list[list[str]]]:
     return [list(map(list, d)) for d in selection.get("draws") or [selection["groups"]]]
 
 
-def delta_m_pct(stl: Mapping[str, float], test: Mapping[str, float]) -> float:
-    """Mean over tasks of ``100 * (stl_j - test_j) / stl_j`` (positive = better than STL).
+def delta_m_pct(
+    stl: Mapping[str, float],
+    test: Mapping[str, float],
+    offsets: Mapping[str, float] | None = None,
+) -> float:
+    """Mean over tasks of ``100 * (stl_j - test_j) / |stl_j + o_j|`` (positive = better than
+    STL), with ``o_j`` the task's ``offsets`` entry (default 0: the relative change of the metric).
 
-    Undefined (NaN) when a single-task network has a test metric of exactly 0 (an error rate of
-    0 on a small test split, say): no relative improvement exists then.
+    An offset turns a metric into the quantity whose relative change is meant: for an optimality
+    gap in percent, ``+100`` gives the relative change of a minimised objective (``value / ref =
+    1 + gap / 100``) and ``-100`` that of a maximised one (:func:`delta_m_offsets`). Undefined
+    (NaN) when a denominator is exactly 0 (an error rate of 0 on a small test split, say): no
+    relative improvement exists then.
     """
-    if any(stl[t] == 0 for t in test):
+    offsets = offsets or {}
+    base = {t: abs(stl[t] + offsets.get(t, 0.0)) for t in test}
+    if any(b == 0 for b in base.values()):
         return math.nan
-    return 100 * sum((stl[t] - v) / stl[t] for t, v in test.items()) / len(test)
+    return 100 * sum((stl[t] - v) / base[t] for t, v in test.items()) / len(test)
+
+
+def delta_m_offsets(benchmark: str, tasks: Sequence[str]) -> dict[str, float]:
+    """The offsets of :func:`delta_m_pct` of a benchmark's tasks: none, except for ``cop``, whose
+    metric is the optimality gap in percent. Its relative change is ill-conditioned (a gap of
+    0.01 % against 0.02 % is a 100 % change), so ``cop``'s delta_m is the relative change of the
+    objective itself: ``+100`` for the tour lengths of TSP and CVRP, ``-100`` for the prizes and
+    values of OP and KP, which are maximised."""
+    if benchmark != "cop":
+        return {}
+    from taskgrouping.cop.problems import parse_task
+
+    return {t: -100.0 if parse_task(t).maximise else 100.0 for t in tasks}
 
 
 def _as_partition(groups: Sequence[Sequence[str]]) -> frozenset[frozenset[str]]:
@@ -89,12 +112,14 @@ def evaluate_selections(
 
     ``delta_m_pct`` is the mean over tasks of ``100 * (stl_j - test_j) / stl_j``: the average
     relative improvement over the single-task networks of the same seed on test (positive =
-    better than STL), those of ``metrics`` for every selection. The single-task networks must be
+    better than STL), those of ``metrics`` for every selection; for ``cop`` that of the
+    objective (:func:`delta_m_offsets`). The single-task networks must be
     among ``metrics`` at every seed used.
     """
     if not metrics:
         raise ValueError("no trained networks to score the selections with")
     planted = None if truth is None else _as_partition(truth)
+    offsets = delta_m_offsets(benchmark, tasks)
     summary, totals = [], []
     for sel in selections:
         rule = sel.get("update", update)
@@ -126,7 +151,7 @@ def evaluate_selections(
                     summary.append(
                         (benchmark, sel["method"], sel["budget"], draw, seed, task, key, val, test)
                     )
-                delta = delta_m_pct(stl, {t: test for t, _, _, test in served})
+                delta = delta_m_pct(stl, {t: test for t, _, _, test in served}, offsets)
                 totals.append(
                     (
                         benchmark,

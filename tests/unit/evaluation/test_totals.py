@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from taskgrouping.evaluation import evaluate_selections, serve_tasks
+from taskgrouping.evaluation import delta_m_offsets, delta_m_pct, evaluate_selections, serve_tasks
 
 TASKS = ["a", "b", "c"]
 
@@ -143,3 +143,15 @@ def test_a_rule_selection_is_served_by_its_rule_networks_against_the_configured_
     assert set(summary[summary.method == "pcgrad"].group) == {"a+b+c"}
     with pytest.raises(ValueError, match="networks of update rule 'pcgrad', but none"):
         evaluate_selections("toy", sel, {0: cagrad}, TASKS, update="cagrad")
+
+
+def test_cop_delta_m_is_the_relative_change_of_the_objective() -> None:
+    # Gaps in percent: a tour 2 % and 1 % above its optimum, a prize 4 % and 2 % below its own.
+    stl, test = {"tsp20": 2.0, "op20": 4.0}, {"tsp20": 1.0, "op20": 2.0}
+    offsets = delta_m_offsets("cop", ["tsp20", "op20"])
+    assert offsets == {"tsp20": 100.0, "op20": -100.0}
+    tour = (1.02 - 1.01) / 1.02  # shorter by this share of the STL tour
+    prize = (0.98 - 0.96) / 0.96  # larger by this share of the STL prize
+    assert delta_m_pct(stl, test, offsets) == pytest.approx(100 * (tour + prize) / 2)
+    assert delta_m_pct(stl, test) == pytest.approx(50.0)  # the gaps' own relative change
+    assert delta_m_offsets("synthetic", ["t0"]) == {}
