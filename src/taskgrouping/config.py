@@ -303,6 +303,8 @@ def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
         return celeba_tasks(cfg["celeba"].get("tasks"))
     if bench == "cop":
         return cop_tasks(cfg["cop"]["tasks"])
+    if bench == "taskonomy":
+        return taskonomy_tasks(cfg["taskonomy"].get("tasks"))
     from taskgrouping.plugins import plugin_class
 
     cls = plugin_class(bench, cfg.get("plugins", ()))
@@ -311,6 +313,17 @@ def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
             f"unknown benchmark {bench!r}: neither built in nor declared under plugins"
         )
     return _plugin_tasks(cls, cfg[bench], bench)
+
+
+def taskonomy_tasks(chosen: Sequence[str] | None) -> list[str]:
+    """Taskonomy domains ``chosen`` (default: HOA's five) in the order of the schema's list of
+    domains (HOA's order), so that a group has one canonical key."""
+    order = load_schema()["properties"]["taskonomy"]["properties"]["tasks"]["items"]["enum"]
+    chosen = list(order if chosen is None else chosen)
+    unknown = [t for t in chosen if t not in order]
+    if unknown:
+        raise ConfigError(f"taskonomy.tasks: unknown domain {unknown[0]!r}; known: {order}")
+    return [t for t in order if t in chosen]
 
 
 def cop_tasks(names: Sequence[str]) -> list[str]:
@@ -463,6 +476,18 @@ def _check_cop(block: Mapping[str, Any]) -> None:
         )
 
 
+def _check_taskonomy(block: Mapping[str, Any]) -> None:
+    size, target = block["size"], block["target_size"] or block["size"]
+    if size % 16:
+        raise ConfigError(f"taskonomy.size = {size} is not a multiple of 16 (the encoder's stride)")
+    ratio = target / (size // 16)
+    if ratio < 1 or ratio != 2 ** round(math.log2(ratio)):
+        raise ConfigError(
+            f"taskonomy.target_size = {target} is not {size // 16} (taskonomy.size / 16) times a "
+            "power of two"
+        )
+
+
 def _check_finite(value: Any, where: str = "") -> None:
     """Refuse NaN and infinite numbers anywhere (YAML reads ``.nan`` and ``.inf`` as floats)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -510,6 +535,8 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
             _check_ett(cfg[bench])
         if bench == "cop":
             _check_cop(cfg[bench])
+        if bench == "taskonomy":
+            _check_taskonomy(cfg[bench])
         if bench not in builtins:
             _check_plugin(cfg, bench)
         n = n_tasks_of(cfg, bench)

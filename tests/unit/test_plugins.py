@@ -173,7 +173,7 @@ def test_bad_plugin_code_gets_one_line_naming_the_plugin(tmp_path: Path, case: s
         ),
         ({"plugins": [SINE, SINE]}, "has non-unique elements"),
         ({"benchmarks": ["sine"]}, "benchmarks.0 = 'sine': must be one of ['synthetic', 'ett'"),
-        ({"plugins": [SINE], "benchmarks": ["sin"]}, "'celeba', 'cop', 'sine'] (the built-in"),
+        ({"plugins": [SINE], "benchmarks": ["sin"]}, "'cop', 'taskonomy', 'sine'] (the built-in"),
         ({"plugins": [SINE], "sine": {"lr": 0.1}}, "unknown config key(s) ['lr'] under sine"),
         ({"plugins": [SINE], "sine": {"n_train": 0}}, "sine.n_train = 0: must be >= 1"),
         ({"plugins": [SINE], "sine": {"tasks": ["tan1", "sin1"]}}, "sine.tasks.0 = 'tan1'"),

@@ -23,12 +23,14 @@ from taskgrouping.benchmarks.data import (
 )
 from taskgrouping.benchmarks.ett import ETTBenchmark
 from taskgrouping.benchmarks.synthetic import SyntheticBenchmark
+from taskgrouping.benchmarks.taskonomy.benchmark import TaskonomyBenchmark
 
 REGISTRY: dict[str, type[Benchmark]] = {
     SyntheticBenchmark.name: SyntheticBenchmark,
     ETTBenchmark.name: ETTBenchmark,
     CelebABenchmark.name: CelebABenchmark,
     COPBenchmark.name: COPBenchmark,
+    TaskonomyBenchmark.name: TaskonomyBenchmark,
 }
 
 
@@ -61,6 +63,7 @@ __all__ = [
     "GeneratedSplit",
     "Split",
     "SyntheticBenchmark",
+    "TaskonomyBenchmark",
     "batch_to",
     "get_benchmark",
 ]
