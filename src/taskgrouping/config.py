@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 import math
@@ -315,10 +316,16 @@ def tasks_of(cfg: Mapping[str, Any], bench: str) -> list[str]:
     return _plugin_tasks(cls, cfg[bench], bench)
 
 
+@functools.cache
+def _taskonomy_order() -> tuple[str, ...]:
+    """The schema's list of Taskonomy domains (read once: the workflow asks for tasks often)."""
+    return tuple(load_schema()["properties"]["taskonomy"]["properties"]["tasks"]["items"]["enum"])
+
+
 def taskonomy_tasks(chosen: Sequence[str] | None) -> list[str]:
     """Taskonomy domains ``chosen`` (default: HOA's five) in the order of the schema's list of
     domains (HOA's order), so that a group has one canonical key."""
-    order = load_schema()["properties"]["taskonomy"]["properties"]["tasks"]["items"]["enum"]
+    order = list(_taskonomy_order())
     chosen = list(order if chosen is None else chosen)
     unknown = [t for t in chosen if t not in order]
     if unknown:
