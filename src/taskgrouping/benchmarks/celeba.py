@@ -54,7 +54,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from taskgrouping.benchmarks.base import SPLITS, Benchmark
-from taskgrouping.benchmarks.data import DatasetSplit
+from taskgrouping.benchmarks.data import SHARED_DATA_ENV, DatasetSplit
 from taskgrouping.config import CELEBA_ATTRIBUTES, celeba_tasks
 from taskgrouping.io import atomic_write_json, atomic_writer
 from taskgrouping.models import MultiTaskNet
@@ -62,7 +62,6 @@ from taskgrouping.models import MultiTaskNet
 log = logging.getLogger(__name__)
 
 #: Environment variable naming a folder of local data copies (``<dir>/celeba/...``).
-SHARED_DATA_ENV = "TASKGROUPING_SHARED_DATA"
 
 #: Folder of the images inside ``<root>/celeba``.
 IMAGE_FOLDER = "img_align_celeba"

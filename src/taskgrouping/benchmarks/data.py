@@ -30,6 +30,10 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 Batch = Any
 """One batch: tensors, possibly nested in tuples, lists and dicts."""
 
+#: The environment variable naming the folder of data that cannot be downloaded (ETT, CelebA and
+#: Taskonomy copies), read where a benchmark's ``data_dir`` is not set.
+SHARED_DATA_ENV = "TASKGROUPING_SHARED_DATA"
+
 
 _LOADER = {"num_workers": 0, "pin_memory": False}
 

@@ -42,6 +42,7 @@ import pandas as pd
 import torch
 
 from taskgrouping.benchmarks.base import SPLITS, Benchmark, Split
+from taskgrouping.benchmarks.data import SHARED_DATA_ENV
 from taskgrouping.config import ETT_CHANNELS, ETT_ROWS_PER_MONTH, tasks_of
 from taskgrouping.forecasting import forecasting_net
 from taskgrouping.io import atomic_write_json, atomic_writer, open_npz
@@ -63,7 +64,6 @@ ETT_SHA256: dict[str, str] = {
 }
 
 #: Environment variable naming a folder of local data copies (``<dir>/ett/<dataset>.csv``).
-SHARED_DATA_ENV = "TASKGROUPING_SHARED_DATA"
 
 
 class DataSourceError(RuntimeError):

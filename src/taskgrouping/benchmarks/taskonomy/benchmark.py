@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from taskgrouping.benchmarks.base import SPLITS, Benchmark
-from taskgrouping.benchmarks.data import Batch, DatasetSplit
+from taskgrouping.benchmarks.data import SHARED_DATA_ENV, Batch, DatasetSplit
 from taskgrouping.benchmarks.taskonomy.data import (
     TaskonomyViews,
     check_views,
@@ -41,8 +41,6 @@ from taskgrouping.io import atomic_write_json, atomic_writer, open_npz
 from taskgrouping.models import MultiTaskNet
 
 log = logging.getLogger("taskgrouping")
-
-SHARED_DATA_ENV = "TASKGROUPING_SHARED_DATA"
 
 
 def data_root(local_path: str | None, data_dir: str | None) -> Path:
