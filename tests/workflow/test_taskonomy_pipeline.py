@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from taskgrouping.benchmarks.taskonomy.fixture import write_fixture
+from tests.helpers.dry_run import planned_jobs
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.workflow
@@ -58,16 +59,6 @@ def test_tiny_taskonomy_run_end_to_end(tmp_path: Path) -> None:
 
 
 def test_paper_preset_plans_every_job_without_the_data(tmp_path: Path) -> None:
-    config = ROOT / "workflow" / "presets" / "taskonomy-paper.yaml"
-    cmd = ["snakemake", "-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path)]
-    proc = subprocess.run(
-        [*cmd, "--cores", "2", "--configfile", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rows = [line.split() for line in proc.stdout.splitlines()]
-    counts = {r[0]: r[1] for r in rows if len(r) == 2 and r[1].isdigit()}
-    assert counts["train_group"] == "31"  # every subset of the five tasks
-    assert counts["prepare_data"] == "1"
+    jobs = planned_jobs(ROOT / "workflow" / "presets" / "taskonomy-paper.yaml", tmp_path)
+    assert jobs["train_group"] == 31  # every subset of the five tasks
+    assert jobs["prepare_data"] == 1
