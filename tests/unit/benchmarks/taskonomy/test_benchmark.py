@@ -27,13 +27,6 @@ def block(root: Path, **overrides: Any) -> dict[str, Any]:
     return validate_config({"benchmarks": ["taskonomy"], "taskonomy": raw})["taskonomy"]
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("taskonomy")
-    write_fixture(path, buildings=("a", "b", "c", "d"), points=2, views=2, size=32)
-    return path
-
-
 def test_data_stage_and_interface_on_the_fixture(root: Path, tmp_path: Path) -> None:
     bench = get_benchmark("taskonomy", block(root))
     before = sorted(p.relative_to(root) for p in root.rglob("*"))

@@ -18,13 +18,6 @@ from taskgrouping.benchmarks.taskonomy.domains import HOA_TASKS, file_path
 from taskgrouping.benchmarks.taskonomy.fixture import write_fixture
 
 
-@pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("taskonomy")
-    write_fixture(path, buildings=("a", "b", "c", "d"), points=2, views=2, size=16)
-    return path
-
-
 def test_splits_and_views(root: Path, tmp_path: Path) -> None:
     assert read_split(root / "train.txt") == ["a", "b"]
     views = list_views(root, read_split(root / "train.txt"))
