@@ -70,6 +70,8 @@ def tasks_of(bench):
 # Where a benchmark's data file is found, not what it holds (a checksum pins that): only the data
 # stage reads these keys, so moving a local copy does not retrain any network.
 SOURCE_KEYS = ("local_path", "data_dir", "download")
+# Keys that decide only which figures a run renders: no data, network or probe depends on them.
+REPORT_KEYS = ("compare_hoa",)
 
 
 def data_params(bench):
@@ -80,7 +82,7 @@ def data_params(bench):
     params = {
         k: v
         for k, v in config[bench].items()
-        if k not in ("model", "train", "probe", "budgets")
+        if k not in ("model", "train", "probe", "budgets", *REPORT_KEYS)
     }
     if "data_dir" in params:
         params["data_dir"] = shared_data_dir(params["data_dir"])
@@ -92,7 +94,7 @@ def interface_params(bench):
     return {
         k: v
         for k, v in config[bench].items()
-        if k not in ("train", "probe", "budgets", *SOURCE_KEYS)
+        if k not in ("train", "probe", "budgets", *SOURCE_KEYS, *REPORT_KEYS)
     }
 
 
@@ -104,7 +106,7 @@ def train_params(bench, update):
     params = {
         k: v
         for k, v in config[bench].items()
-        if k not in ("probe", "budgets", *SOURCE_KEYS)
+        if k not in ("probe", "budgets", *SOURCE_KEYS, *REPORT_KEYS)
     }
     params["train"] = {
         k: update if k == "update" else v
@@ -128,7 +130,9 @@ def train_seeds(bench):
 def probe_params(bench):
     """What the probing run depends on: training params plus the probing settings."""
     return {
-        k: v for k, v in config[bench].items() if k not in ("budgets", *SOURCE_KEYS)
+        k: v
+        for k, v in config[bench].items()
+        if k not in ("budgets", *SOURCE_KEYS, *REPORT_KEYS)
     }
 
 
@@ -213,6 +217,34 @@ def chosen_networks(bench):
     return [(u, k, s) for s in train_seeds(bench) for u, k in ordered]
 
 
+def default_networks(bench):
+    """Every network trained with ``train.update``: those of ``chosen_networks``, and the subset
+    networks that methods choose from (every subset for ``exhaustive``, the single-task and pair
+    networks for ``hoa``, at the first training seed)."""
+    default = bench_update(bench)
+    nets = {n for n in chosen_networks(bench) if n[0] == default}
+    for method in config["methods"]:
+        needs = get_method(method).needs
+        if needs in ("subset_metrics", "pair_metrics"):
+            largest = None if needs == "subset_metrics" else 2
+            first = train_seeds(bench)[0]
+            nets.update((default, k, first) for k in all_subset_keys(bench, largest))
+    return sorted(nets, key=lambda n: (n[2], n[1].count("+"), n[1]))
+
+
+def hoa_test_table():
+    """HOA's ``results_test.txt`` in the folder of local tables; raises naming the path and the
+    remedy when it is missing (taskonomy.compare_hoa asks for it)."""
+    path = Path(local_data_dir()) / "hoa" / "results_test.txt"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"taskonomy.compare_hoa is true but HOA's table {path} is missing: copy "
+            "network_selection/results_test.txt of github.com/tstandley/taskgrouping there "
+            "(or set tables.data_dir), or set taskonomy.compare_hoa: false"
+        )
+    return str(path)
+
+
 def shared_data_dir(configured):
     """Folder of local copies of public data: ``configured`` (a config key) when set, else the
     environment variable TASKGROUPING_SHARED_DATA, else ../shared/data beside the checkout.
@@ -265,6 +297,15 @@ def all_outputs():
     for bench in config["benchmarks"]:
         out += [f"results/{bench}/{n}.csv" for n in ("summary", "totals", "costs")]
         out += figure_files(bench)
+        if bench == "taskonomy" and config[bench]["compare_hoa"]:
+            out += [
+                f"figures/{bench}/{n}"
+                for n in (
+                    "hoa_comparison.png",
+                    "hoa_comparison.csv",
+                    "hoa_agreement.csv",
+                )
+            ]
     return out
 
 

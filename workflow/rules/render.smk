@@ -93,3 +93,41 @@ rule render_costs:
         "../../envs/plot.yaml"
     script:
         "../scripts/render_costs.py"
+
+
+# Taskonomy: every subset network of the run (train.update) beside HOA's published table.
+rule compare_hoa:
+    input:
+        hoa_test=lambda wc: hoa_test_table(),
+        metrics=lambda wc: [
+            metrics_file(wc.bench, u, k, s) for u, k, s in default_networks(wc.bench)
+        ],
+    output:
+        figure=report(
+            "figures/{bench}/hoa_comparison.png",
+            caption="../report/hoa_comparison.rst",
+            category="{bench}",
+            subcategory="evaluate",
+            labels={"benchmark": "{bench}", "figure": "subset losses beside HOA's"},
+        ),
+        table_csv=report(
+            "figures/{bench}/hoa_comparison.csv",
+            caption="../report/hoa_comparison.rst",
+            category="{bench}",
+            subcategory="evaluate",
+            labels={"benchmark": "{bench}", "table": "subset losses beside HOA's"},
+        ),
+        agreement_csv="figures/{bench}/hoa_agreement.csv",
+    log:
+        "logs/compare_hoa/{bench}.log",
+    benchmark:
+        "benchmarks/compare_hoa/{bench}.tsv"
+    wildcard_constraints:
+        bench="taskonomy",
+    conda:
+        "../../envs/plot.yaml"
+    params:
+        tasks=lambda wc: tasks_of(wc.bench),
+        groups=lambda wc: [k for _, k, _ in default_networks(wc.bench)],
+    script:
+        "../scripts/compare_hoa.py"

@@ -11,7 +11,7 @@ the network and the recipe, their order across subsets is what should carry over
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,30 @@ def compare_with_hoa(
     return both.sort_values(["task", "group"], kind="stable").reset_index(drop=True)[
         list(COMPARISON_COLUMNS)
     ]
+
+
+def seed_mean_metrics(
+    records: Iterable[tuple[str, Mapping[str, Any]]],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Test losses averaged over training seeds: ``records`` are ``(group, metrics)`` pairs (a
+    network's group key and its ``metrics.json`` contents, several seeds per group allowed);
+    returns ``{group: {"test": {task: mean test loss}}}``, the input of :func:`compare_with_hoa`.
+    Raises naming a group whose networks do not all report the same tasks."""
+    sums: dict[str, dict[str, list[float]]] = {}
+    for group, metrics in records:
+        test = {task: float(value) for task, value in metrics["test"].items()}
+        seen = sums.setdefault(group, {task: [] for task in test})
+        if set(seen) != set(test):
+            raise ValueError(
+                f"networks of group {group!r} report different tasks: {sorted(seen)} and "
+                f"{sorted(test)}"
+            )
+        for task, value in test.items():
+            seen[task].append(value)
+    return {
+        group: {"test": {task: float(np.mean(values)) for task, values in tasks.items()}}
+        for group, tasks in sums.items()
+    }
 
 
 def rank_agreement(comparison: pd.DataFrame) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from taskgrouping.report.bench import plot_bench_grouping, plot_bench_probe, plo
 from taskgrouping.report.curves import plot_budget_curve, plot_method_curves
 from taskgrouping.report.gains import plot_gain_heatmap, plot_gains_over_time
 from taskgrouping.report.groups import plot_groups
+from taskgrouping.report.hoa import plot_hoa_comparison
 from taskgrouping.report.ranking import plot_ranking, ranking_table
 from taskgrouping.report.run_info import describe_run, publish_run_info, run_info_rst
 from taskgrouping.report.totals import write_totals_tables
@@ -23,6 +24,7 @@ __all__ = [
     "plot_gain_heatmap",
     "plot_gains_over_time",
     "plot_groups",
+    "plot_hoa_comparison",
     "plot_method_curves",
     "plot_ranking",
     "publish_run_info",

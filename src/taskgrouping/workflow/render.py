@@ -73,3 +73,40 @@ def render_costs(
 
     table = write_cost_tables(totals_csv, costs_csv, out["table_csv"], out["table_md"])
     plot_costs(table, out["figure"])
+
+
+def compare_hoa(
+    metrics_jsons: Sequence[Path | str],
+    groups: Sequence[str],
+    hoa_test: Path | str,
+    tasks: Sequence[str],
+    out: Mapping[str, Path | str],
+) -> None:
+    """Taskonomy runs: the run's subset networks beside HOA's published test losses.
+
+    ``metrics_jsons[i]`` is the ``metrics.json`` of a network of group key ``groups[i]`` (several
+    training seeds per group are averaged); ``hoa_test`` is HOA's ``results_test.txt``. ``out``
+    maps ``table_csv`` (one row per subset and task,
+    :data:`~taskgrouping.evaluation.hoa_comparison.COMPARISON_COLUMNS`), ``agreement_csv`` (per
+    task: subsets compared, Spearman's rank correlation) and ``figure`` to output paths.
+    """
+    from taskgrouping.evaluation.hoa_comparison import (
+        compare_with_hoa,
+        rank_agreement,
+        seed_mean_metrics,
+    )
+    from taskgrouping.io import atomic_write_csv, read_json
+    from taskgrouping.report import plot_hoa_comparison
+
+    if len(metrics_jsons) != len(groups):
+        raise ValueError(f"{len(metrics_jsons)} metrics files for {len(groups)} group keys")
+    metrics = seed_mean_metrics(
+        (group, read_json(path)) for group, path in zip(groups, metrics_jsons, strict=True)
+    )
+    comparison = compare_with_hoa(metrics, hoa_test, tasks)
+    agreement = rank_agreement(comparison)
+    atomic_write_csv(out["table_csv"], comparison)
+    atomic_write_csv(out["agreement_csv"], agreement)
+    plot_hoa_comparison(comparison, agreement, Path(out["figure"]))
+    for task, n, rho in agreement.itertuples(index=False):
+        log.info("%s: Spearman %.3f over %d subsets against HOA's table", task, rho, n)

@@ -11,30 +11,17 @@ from taskgrouping.evaluation.hoa_comparison import (
     compare_with_hoa,
     hoa_subset_losses,
     rank_agreement,
+    seed_mean_metrics,
 )
+from tests.helpers.hoa import write_hoa_table
 
 ROOT = Path(__file__).resolve().parents[3]
 HOA_TEST = ROOT.parent / "shared" / "data" / "hoa" / "results_test.txt"
 TASKS = ["segment_semantic", "depth_zbuffer", "normal", "keypoints2d", "edge_texture"]
 
 
-def _hoa_file(path: Path) -> Path:
-    """A HOA-format table of 5 tasks: half-size row, then the 31 subsets in bitmask order, the
-    loss of task j in subset S being (j + 1) / 10 + |S| / 100."""
-    lines = ["\t".join(f"{(j + 1) / 10:.4f}" for j in range(5))]
-    for mask in range(1, 32):
-        members = [j for j in range(5) if mask >> j & 1]
-        lines.append(
-            "\t".join(
-                f"{(j + 1) / 10 + len(members) / 100:.4f}" if j in members else "" for j in range(5)
-            )
-        )
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
 def test_subsets_are_matched_by_group_and_task(tmp_path: Path) -> None:
-    hoa = hoa_subset_losses(_hoa_file(tmp_path / "results_test.txt"))
+    hoa = hoa_subset_losses(write_hoa_table(tmp_path / "results_test.txt"))
     assert len(hoa) == sum(bin(m).count("1") for m in range(1, 32))  # half-size row left out
     pair = hoa[hoa.group == "segment_semantic+normal"].set_index("task").hoa_test
     assert pair.to_dict() == pytest.approx({"segment_semantic": 0.12, "normal": 0.32})
@@ -53,7 +40,7 @@ def test_subsets_are_matched_by_group_and_task(tmp_path: Path) -> None:
 
 
 def test_rank_agreement_known_answers(tmp_path: Path) -> None:
-    _hoa_file(tmp_path / "results_test.txt")
+    write_hoa_table(tmp_path / "results_test.txt")
     hoa = hoa_subset_losses(tmp_path / "results_test.txt")
     same: dict = {}
     reverse: dict = {}
@@ -72,3 +59,18 @@ def test_hoa_s_published_table_reads_as_31_subsets() -> None:
     hoa = hoa_subset_losses(HOA_TEST)
     assert hoa.group.nunique() == 31 and set(hoa.task) == set(TASKS)
     assert np.isfinite(hoa.hoa_test).all() and (hoa.hoa_test > 0).all()
+
+
+def test_seed_mean_metrics_averages_each_group_over_its_seeds() -> None:
+    records = [
+        ("normal", {"test": {"normal": 1.0}}),
+        ("normal", {"test": {"normal": 3.0}}),
+        ("segment_semantic+normal", {"test": {"segment_semantic": 0.5, "normal": 4.0}}),
+    ]
+    assert seed_mean_metrics(records) == {
+        "normal": {"test": {"normal": 2.0}},
+        "segment_semantic+normal": {"test": {"segment_semantic": 0.5, "normal": 4.0}},
+    }
+    bad = [*records, ("normal", {"test": {"depth_zbuffer": 1.0}})]
+    with pytest.raises(ValueError, match="networks of group 'normal' report different tasks"):
+        seed_mean_metrics(bad)
