@@ -33,10 +33,8 @@ from taskgrouping.grouping import (
     Budget,
     InfeasibleGrouping,
     Selection,
-    gain_candidates,
-    paper_objective_values,
-    select,
 )
+from taskgrouping.grouping.by_gains import SOLVERS, select_by_gains
 from taskgrouping.io import atomic_write_json, read_gain_matrix
 from taskgrouping.methods import exhaustive_select, hoa_select
 
@@ -53,6 +51,7 @@ GAINS_ONLY = {
     "apart": "--apart",
     "alone": "--alone",
     "objective": "--objective",
+    "solver": "--solver",
 }
 TABLE_ONLY = {"format": "--format", "test_table": "--test-table", "method": "--method"}
 
@@ -133,22 +132,25 @@ def _select_gains(args: argparse.Namespace, lines: list[str]) -> dict[str, Any]:
         max_networks=int(args.budget),
         max_cost=args.max_cost,
         min_size=args.min_group_size or 1,
+        max_size=args.max_group_size,
         together=tuple(_task_pair(p, tasks, "--together") for p in args.together or ()),
         apart=tuple(_task_pair(p, tasks, "--apart") for p in args.apart or ()),
         alone=tuple(_task_index(t, tasks, "--alone") for t in args.alone or ()),
     )
-    cands = gain_candidates(
-        frame.to_numpy(float), aggregate, max_size=args.max_group_size, cost=cost, tasks=tasks
-    )
-    weights = None
     objective = args.objective or "values"
-    if objective == "paper":
-        if mode != "partition":
-            raise ValueError("--objective paper scores whole groups: it needs --mode partition")
-        weights = paper_objective_values(frame.to_numpy(float), cands.masks)
+    if objective == "paper" and mode != "partition":
+        raise ValueError("--objective paper scores whole groups: it needs --mode partition")
     sel = _solve(
-        lambda: select(
-            cands, budget, mode=mode, time_limit_s=args.time_limit, group_weights=weights
+        lambda: select_by_gains(
+            frame.to_numpy(float),
+            budget,
+            mode=mode,
+            aggregate=aggregate,
+            objective=objective,
+            cost=cost,
+            time_limit_s=args.time_limit,
+            tasks=tasks,
+            solver=args.solver or "auto",
         ),
         f"--budget {args.budget:g}"
         + ("" if args.max_cost is None else f" and --max-cost {args.max_cost:g}"),
@@ -439,6 +441,13 @@ def build_parser() -> argparse.ArgumentParser:
         "sum over groups of (1/|G|) sum_{i,k in G} S[i,k] (partition mode only)",
     )
     sel.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        help="--gains: enumerate = list every candidate network (exact, fast up to some "
+        "100,000 candidates); columns = column generation with a proven bound (any number of "
+        "tasks); auto (default) = enumerate up to 20,000 candidates, else columns",
+    )
+    sel.add_argument(
         "--format",
         choices=tuple(TABLE_FORMATS),
         help="--table: hoa (Standley et al.'s tab-separated results.txt) or csv (columns "
@@ -453,7 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="--table: ours or exhaustive (exact on the measured table, default) or hoa "
         "(exact on HOA's estimates from the pair networks)",
     )
-    sel.add_argument("--time-limit", type=float, default=60.0, help="HiGHS time limit in seconds")
+    sel.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        help="time limit in seconds (HiGHS's; with column generation the whole solve's)",
+    )
     sel.add_argument("--out", type=Path, help="write the result as JSON here")
     sel.set_defaults(func=_select)
     probe = sub.add_parser(

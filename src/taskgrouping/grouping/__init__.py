@@ -12,7 +12,11 @@ Both become one set-partitioning model with ``n + 2`` rows: partition over the c
 networks, overlap over *served sets*.  The candidates are enumerated explicitly (one binary
 each), which is exact and fits HiGHS for every subset up to ``n = 16`` tasks and, with a
 group-size cap, for ``n = 40`` tasks with networks of at most 4 tasks; up to 16 tasks an exact
-subset dynamic program replaces HiGHS.
+subset dynamic program replaces HiGHS. Beyond, column generation
+(:mod:`~taskgrouping.grouping.columns`, with the bounded search of
+:mod:`~taskgrouping.grouping.pricing`) solves the same models without listing the candidates, with
+a proven bound; :func:`select_by_gains` (:mod:`~taskgrouping.grouping.by_gains`) picks the solver
+of a gain-valued problem by its size.
 
 Modules: :mod:`~taskgrouping.grouping.types` (inputs and results),
 :mod:`~taskgrouping.grouping.candidates` (candidate networks and values),
@@ -30,6 +34,7 @@ from taskgrouping.grouping.brute_force import (
     MAX_BRUTE_FORCE_SETS,
     brute_force_select,
 )
+from taskgrouping.grouping.by_gains import SOLVERS, choose_solver, select_by_gains
 from taskgrouping.grouping.candidates import (
     gain_candidates,
     group_values,
@@ -63,6 +68,7 @@ __all__ = [
     "MAX_OVERLAP_TASKS",
     "MAX_RANDOM_DRAWS",
     "MODES",
+    "SOLVERS",
     "Budget",
     "Candidates",
     "GroupingResult",
@@ -70,6 +76,7 @@ __all__ = [
     "Selection",
     "benchmark_instance",
     "brute_force_select",
+    "choose_solver",
     "gain_candidates",
     "group_values",
     "groups_to_masks",
@@ -79,6 +86,7 @@ __all__ = [
     "random_partition",
     "random_select",
     "select",
+    "select_by_gains",
     "select_tasks",
     "subset_masks",
 ]

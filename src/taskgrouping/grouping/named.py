@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from taskgrouping.grouping.candidates import gain_candidates
+from taskgrouping.grouping.by_gains import select_by_gains
 from taskgrouping.grouping.checks import _as_int
-from taskgrouping.grouping.selection import select
 from taskgrouping.grouping.types import Budget, Selection
 
 
@@ -67,13 +66,16 @@ def select_tasks(
     aggregate: str = "mean",
     maximize: bool = True,
     time_limit_s: float = 60.0,
+    solver: str = "auto",
 ) -> GroupingResult:
     """Group tasks optimally from a gain table; exported as ``taskgrouping.select``.
 
     Every non-empty task subset of at most ``budget.max_size`` tasks is a candidate network,
     task ``j`` in network ``G`` receiving the mean (or sum) of ``gains[i, j]`` over the other
-    members ``i`` (:func:`~taskgrouping.grouping.gain_candidates`); the exact
-    :func:`~taskgrouping.grouping.select` then chooses the networks.
+    members ``i`` (:func:`~taskgrouping.grouping.gain_candidates`); an exact solver then chooses
+    the networks (:func:`~taskgrouping.grouping.by_gains.select_by_gains`: every candidate
+    listed, or column generation beyond some 20,000 candidates, e.g. 60 tasks in networks of at
+    most 4).
 
     It stays one function: all but a dozen lines are this docstring and its example.
 
@@ -99,7 +101,11 @@ def select_tasks(
     maximize
         Maximise the gains; False minimises (for a table of losses).
     time_limit_s
-        HiGHS time limit in seconds (the subset dynamic program, used up to 16 tasks, ignores it).
+        Time limit in seconds (the subset dynamic program, used up to 16 tasks, ignores it); at
+        the limit the result has status ``"time_limit"``, its bound and gap.
+    solver
+        ``"auto"`` (default), ``"enumerate"`` or ``"columns"``
+        (:func:`~taskgrouping.grouping.by_gains.select_by_gains`).
 
     Returns
     -------
@@ -130,10 +136,16 @@ def select_tasks(
     """
     names, matrix = _named_matrix(gains, tasks)
     limits = _named_budget(budget, len(names))
-    cands = gain_candidates(
-        matrix, aggregate, max_size=limits.max_size, tasks=[str(n) for n in names]
+    sel = select_by_gains(
+        matrix,
+        limits,
+        mode=mode,
+        aggregate=aggregate,
+        maximize=maximize,
+        time_limit_s=time_limit_s,
+        tasks=[str(n) for n in names],
+        solver=solver,
     )
-    sel = select(cands, limits, mode=mode, maximize=maximize, time_limit_s=time_limit_s)
     return GroupingResult(
         groups=[[names[i] for i in group] for group in sel.groups],
         serving={names[j]: k for j, k in enumerate(sel.serving)},

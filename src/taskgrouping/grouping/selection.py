@@ -23,7 +23,7 @@ from taskgrouping.grouping.types import (
 # Up to 16 tasks without a cost limit the O(3^n) subset dynamic program replaces the MILP:
 # measured 2.5 s at n = 16 (21.5M subset pairs, about 0.5 GB), where HiGHS took up to 48 s.
 _DP_MAX_TASKS = 16
-_DP_SOLVER = "the subset dynamic program"
+_DP_SOLVER = "subset dynamic program"
 
 
 def select(
@@ -132,7 +132,8 @@ def select(
     if result is None:
         raise InfeasibleGrouping(
             f"no {mode} of the {n_tasks} tasks among the {len(rows)} candidate networks that "
-            f"fit the budget meets it ({budget.describe()}); {solver} proved it infeasible"
+            f"fit the budget meets it ({budget.describe()}); {_proved_by(solver)} proved it "
+            "infeasible"
         )
 
     chosen = columns[result.chosen]
@@ -143,6 +144,10 @@ def select(
     else:
         serving_rows = _serve(cands, values, np.unique(chosen), budget, components, maximize)
     return _selection(cands, values, serving_rows, group_weights, result, solver == _DP_SOLVER)
+
+
+def _proved_by(solver: str) -> str:
+    return f"the {solver}" if solver == _DP_SOLVER else solver
 
 
 def _check_arguments(
@@ -231,6 +236,7 @@ def _selection(
         gap=result.gap,
         build_s=result.build_s,
         solve_s=result.solve_s,
+        solver=_DP_SOLVER if exact else "HiGHS",
     )
 
 

@@ -221,8 +221,10 @@ class Selection:
     cost
         Total cost of the chosen networks.
     status
-        ``"optimal"`` when HiGHS proved optimality, ``"time_limit"`` when it stopped at the time
-        limit with a feasible incumbent.
+        ``"optimal"`` when proven optimal, ``"time_limit"`` when the solve stopped at the time
+        limit with a feasible incumbent, ``"gap"`` when column generation gave up its proof (the
+        networks that could still improve on the incumbent were too many to list) before the
+        time limit.
     bound
         Bound on the optimum (upper when maximising, lower when minimising): HiGHS's, or the
         optimum itself from the subset dynamic program; None when HiGHS has none.
@@ -232,6 +234,9 @@ class Selection:
         Seconds spent building the model (candidate filtering, served sets, cvxpy compilation).
     solve_s
         Seconds spent solving (HiGHS, or the subset dynamic program).
+    solver
+        What solved it: ``"subset dynamic program"`` or ``"HiGHS"`` (every candidate listed),
+        or ``"column generation"`` (:mod:`~taskgrouping.grouping.columns`).
     """
 
     rows: list[int]
@@ -244,6 +249,7 @@ class Selection:
     gap: float | None
     build_s: float
     solve_s: float
+    solver: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the selection as a JSON-serialisable dictionary."""

@@ -19,11 +19,13 @@ log = logging.getLogger("taskgrouping")
 def bench_grouping(grid: Mapping[str, Any], out_csv: Path | str, out_png: Path | str) -> None:
     """Solver benchmark: time the exact grouping on seeded random gain matrices, and plot it.
 
-    ``grid`` is the ``bench_grouping`` config block: uncapped sizes x budgets, and capped sizes x
-    caps x budgets from the smallest feasible ``ceil(n / cap)`` to
-    ``ceil(n / cap) + extra_budgets``, each in every mode. An infeasible budget is a row with its
-    reason, not a failure. ``brute_s`` times the brute-force oracle on the same instance where
-    ``n <= brute_force_max_tasks``.
+    ``grid`` is the ``bench_grouping`` config block: uncapped sizes x budgets, capped sizes x caps
+    x budgets from the smallest feasible ``ceil(n / cap)`` to ``ceil(n / cap) + extra_budgets``,
+    and large sizes x large caps x budgets to ``ceil(n / cap) + large_extra_budgets``, each in
+    every mode with every solver of ``solvers`` (the enumeration only up to
+    ``enumerate_max_candidates`` candidates: a larger instance is a row with status ``skipped``).
+    An infeasible budget is a row with its reason, not a failure. ``brute_s`` times the
+    brute-force oracle on the same instance where ``n <= brute_force_max_tasks``.
     """
     import math
     import time
@@ -32,60 +34,92 @@ def bench_grouping(grid: Mapping[str, Any], out_csv: Path | str, out_png: Path |
 
     from taskgrouping.grouping import (
         Budget,
-        InfeasibleGrouping,
-        benchmark_instance,
         brute_force_select,
         gain_candidates,
         random_gain_matrix,
     )
+    from taskgrouping.grouping.by_gains import candidate_count
 
-    specs = [(n, None, b) for n in grid["uncapped_sizes"] for b in grid["uncapped_budgets"]]
-    for n in grid["capped_sizes"]:
-        for cap in grid["caps"]:
-            first = math.ceil(n / cap)
-            specs += [(n, cap, b) for b in range(first, first + grid["extra_budgets"] + 1)]
+    limit = grid["time_limit_s"]
+    specs = [(n, None, b, limit) for n in grid["uncapped_sizes"] for b in grid["uncapped_budgets"]]
+    for sizes, caps, extra, seconds in (
+        (grid["capped_sizes"], grid["caps"], grid["extra_budgets"], limit),
+        (grid["large_sizes"], grid["large_caps"], grid["large_extra_budgets"],
+         grid["large_time_limit_s"]),
+    ):  # fmt: skip
+        for n in sizes:
+            for cap in caps:
+                first = math.ceil(n / cap)
+                specs += [(n, cap, b, seconds) for b in range(first, first + extra + 1)]
     rows = []
-    for k, (n, cap, budget) in enumerate(specs, 1):
+    for k, (n, cap, budget, seconds) in enumerate(specs, 1):
+        candidates = candidate_count(n, cap)
         for mode in grid["modes"]:
-            try:
-                row = benchmark_instance(
-                    n, cap, budget, mode, grid["seed"], time_limit_s=grid["time_limit_s"]
+            for solver in grid["solvers"]:
+                row = _bench_row(n, cap, budget, mode, solver, candidates, seconds, grid)
+                row["brute_s"] = None
+                small = n <= grid["brute_force_max_tasks"] and solver == grid["solvers"][0]
+                if small and row["status"] not in ("infeasible", "skipped"):
+                    gains = random_gain_matrix(n, grid["seed"])
+                    start = time.perf_counter()
+                    brute_force_select(
+                        gain_candidates(gains, max_size=cap),
+                        Budget(max_networks=budget),
+                        mode=mode,
+                    )
+                    row["brute_s"] = time.perf_counter() - start
+                rows.append(row)
+                log.info(
+                    "[%d/%d] n=%d cap=%s budget=%d %s %s: %s, gap %s (build %.2fs, solve %.2fs)",
+                    k,
+                    len(specs),
+                    n,
+                    cap,
+                    budget,
+                    mode,
+                    solver,
+                    row["status"],
+                    row.get("gap"),
+                    row.get("build_s") or 0.0,
+                    row.get("solve_s") or 0.0,
                 )
-                row["reason"] = ""
-            except InfeasibleGrouping as err:
-                row = {
-                    "n_tasks": n,
-                    "cap": cap,
-                    "budget": budget,
-                    "mode": mode,
-                    "status": "infeasible",
-                    "reason": str(err),
-                }
-            row["brute_s"] = None
-            if n <= grid["brute_force_max_tasks"] and row["status"] != "infeasible":
-                gains = random_gain_matrix(n, grid["seed"])
-                start = time.perf_counter()
-                brute_force_select(
-                    gain_candidates(gains, max_size=cap), Budget(max_networks=budget), mode=mode
-                )
-                row["brute_s"] = time.perf_counter() - start
-            rows.append(row)
-            log.info(
-                "[%d/%d] n=%d cap=%s budget=%d %s: %s (build %.2fs, solve %.2fs)",
-                k,
-                len(specs),
-                n,
-                cap,
-                budget,
-                mode,
-                row["status"],
-                row.get("build_s") or 0.0,
-                row.get("solve_s") or 0.0,
-            )
-    atomic_write_csv(out_csv, pd.DataFrame(rows))
+        # Written as it goes: a long grid shows its rows while it runs.
+        atomic_write_csv(out_csv, pd.DataFrame(rows))
     from taskgrouping import report as render
 
     render.plot_bench_grouping(Path(out_csv), Path(out_png))
+
+
+def _bench_row(
+    n: int,
+    cap: int | None,
+    budget: int,
+    mode: str,
+    solver: str,
+    candidates: int,
+    seconds: float,
+    grid: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One instance of :func:`bench_grouping`: the solve's record, or why there is none."""
+    from taskgrouping.grouping import InfeasibleGrouping, benchmark_instance
+
+    base = {"n_tasks": n, "cap": cap, "budget": budget, "mode": mode, "solver": solver}
+    base["candidates"] = candidates
+    if solver == "enumerate" and candidates > grid["enumerate_max_candidates"]:
+        return {
+            **base,
+            "status": "skipped",
+            "reason": f"{candidates} candidates > enumerate_max_candidates",
+        }
+    try:
+        row = benchmark_instance(
+            n, cap, budget, mode, grid["seed"], time_limit_s=seconds, solver=solver
+        )
+    except InfeasibleGrouping as err:
+        return {**base, "status": "infeasible", "reason": str(err)}
+    except RuntimeError as err:  # a time limit without any selection
+        return {**base, "status": "no_solution", "reason": str(err)}
+    return {**row, "candidates": candidates, "time_limit_s": seconds, "reason": ""}
 
 
 def table_curves(

@@ -30,7 +30,7 @@ class SelectionInputs:
         The budget (largest number of networks) of this selection.
     grouping
         The config's ``grouping`` block (``mode``, ``aggregate``, ``max_group_size``,
-        ``time_limit_s``).
+        ``time_limit_s``, ``solver``).
     random
         The config's ``random`` block (``seed``, ``draws``).
     gains_csv

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from taskgrouping.methods.base import Method, SelectionInputs
-from taskgrouping.methods.exact import exact_selection
+from taskgrouping.methods.exact import gain_selection_fields
 from taskgrouping.methods.registry import register
 
 
@@ -27,17 +27,9 @@ class Ours(Method):
 def gain_selection(inputs: SelectionInputs) -> dict[str, Any]:
     """The exact selection maximising the gains of ``inputs.gains_csv``, with its aggregate
     and gain file recorded."""
-    from taskgrouping.grouping import gain_candidates
-
     grouping = inputs.grouping
-    gains = inputs.gains()
-    cands = gain_candidates(
-        gains.to_numpy(float),
-        grouping["aggregate"],
-        max_size=grouping["max_group_size"],
-        tasks=list(gains.columns),
-    )
-    fields = exact_selection(cands, inputs, maximize=True)
+    gains = inputs.gains()  # rows and columns in the order of inputs.tasks
+    fields = gain_selection_fields(gains.to_numpy(float), inputs)
     fields["aggregate"] = grouping["aggregate"]
     fields["gains"] = str(inputs.gains_csv)
     return fields

@@ -72,7 +72,11 @@ def tag_select(
     Selection
         Its ``objective`` is the total affinity of the chosen networks.
     """
-    from taskgrouping.grouping import gain_candidates, select
+    from dataclasses import replace
 
-    cands = gain_candidates(affinity, "mean", max_size=max_size, cost=cost)
-    return select(cands, budget, mode=mode, maximize=True, time_limit_s=time_limit_s)
+    from taskgrouping.grouping.by_gains import select_by_gains
+
+    limits = budget if max_size is None else replace(budget, max_size=max_size)
+    return select_by_gains(
+        affinity, limits, mode=mode, aggregate="mean", cost=cost, time_limit_s=time_limit_s
+    )

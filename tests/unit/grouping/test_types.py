@@ -56,5 +56,5 @@ def test_selection_to_dict_is_json_serialisable() -> None:
     assert record["status"] == "optimal"
     assert set(record) == {
         "rows", "groups", "serving", "objective", "cost", "status", "bound", "gap", "build_s",
-        "solve_s",
+        "solve_s", "solver",
     }  # fmt: skip
