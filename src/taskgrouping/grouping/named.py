@@ -29,7 +29,9 @@ class GroupingResult:
     objective
         Sum over tasks of the gain each receives in its serving network.
     status
-        ``"optimal"``, or ``"time_limit"`` when HiGHS stopped early with a feasible incumbent.
+        ``"optimal"``, ``"time_limit"`` when the solver stopped early with a feasible incumbent,
+        or ``"gap"`` when column generation gave up its proof (see
+        :attr:`Selection.status <taskgrouping.grouping.Selection.status>`).
     bound
         Upper bound on the optimum (the objective itself when proven by the subset dynamic
         program); None when HiGHS has none.

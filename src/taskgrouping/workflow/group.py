@@ -70,14 +70,20 @@ def select_groups(
     out.update(chooser.select(inputs))
     atomic_write_json(out_json, out)
     log.info("%s at budget %s: %s (%s)", method, budget, out["groups"], out["solver_status"])
-    if out["solver_status"] == "time_limit":
+    if out["solver_status"] in ("time_limit", "gap"):
         gap = "unknown" if out["gap"] is None else f"{out['gap']:.3%}"
+        why = (
+            f"stopped at the time limit of {grouping['time_limit_s']} s"
+            if out["solver_status"] == "time_limit"
+            else "gave up its proof (too many networks left to enumerate)"
+        )
         log.warning(
-            "%s at budget %s: HiGHS stopped at the time limit of %s s with gap %s (bound %s); "
-            "these groups are the best found, not a proven optimum",
+            "%s at budget %s: %s %s with gap %s (bound %s); these groups are the best found, "
+            "not a proven optimum",
             method,
             budget,
-            grouping["time_limit_s"],
+            out.get("solver") or "HiGHS",
+            why,
             gap,
             out["bound"],
         )
