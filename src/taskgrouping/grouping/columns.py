@@ -42,7 +42,13 @@ import numpy as np
 from taskgrouping.grouping.admissible import _check_contradictions, _components
 from taskgrouping.grouping.checks import _check_budget_tasks, _validate_gains
 from taskgrouping.grouping.milp import _native_stdout_silenced
-from taskgrouping.grouping.pricing import Columns, GainModel, make_gain_model, search_columns
+from taskgrouping.grouping.pricing import (
+    Columns,
+    GainModel,
+    SearchTimeout,
+    make_gain_model,
+    search_columns,
+)
 from taskgrouping.grouping.types import AGGREGATES, MODES, Budget, InfeasibleGrouping, Selection
 
 log = logging.getLogger("taskgrouping")
@@ -215,6 +221,8 @@ def _solve_integer(
     highs = _new_highs(time_limit_s)
     highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
     highs.setOptionValue("mip_rel_gap", 0.0)
+    # Presolve overruns time limits on large set-partitioning models (FACTS: by up to 34 s).
+    highs.setOptionValue("presolve", "off")
     lower = [1.0] * n + [-highspy.kHighsInf] * len(master.row_upper)
     upper = [1.0] * n + master.row_upper
     rows = len(lower)
@@ -266,12 +274,7 @@ def _solve_integer(
     if status == highspy.HighsModelStatus.kInfeasible:
         return None
     if info.primal_solution_status != int(highspy.SolutionStatus.kSolutionStatusFeasible):
-        if status == highspy.HighsModelStatus.kTimeLimit:
-            raise RuntimeError(
-                f"HiGHS reached the time limit of {time_limit_s:.3g} s without a feasible "
-                "selection among the generated columns"
-            )
-        return None
+        return None  # none among these columns, or none found before the time limit
     chosen = np.flatnonzero(np.asarray(highs.getSolution().col_value) > 0.5).tolist()
     return _Integer(
         chosen=chosen,
@@ -378,17 +381,27 @@ def select_by_columns(
     zeros = np.zeros(n)
     master.add(search_columns(model, mode, zeros, 0.0, 0.0, -np.inf, limit=4 * n), model)
 
-    # 1-2: column generation to the LP optimum over all columns.
-    rounds, z_lp, best_reduced, timed_out = 0, math.nan, math.inf, False
+    # 1-2: column generation to the LP optimum over all columns. Each round's prices give a bound
+    # (Lagrangian): every selection is worth at most z_LP + (its networks) x (the largest reduced
+    # cost), and at most min(n, max_networks) networks are chosen; the best bound is kept.
+    most = n if budget.max_networks is None else min(n, budget.max_networks)
+    rounds, z_lp, bound, timed_out = 0, math.nan, math.inf, False
+    prices, count_price, cost_price = np.zeros(n), 0.0, 0.0
     last_log = started
     while True:
         master.highs.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
         z_lp = _solve_lp(master)
-        prices, count_price, cost_price = master.prices()
-        found = search_columns(
-            model, mode, prices, count_price, cost_price, _EPS, limit=COLUMNS_PER_ROUND
-        )
+        round_prices = master.prices()
+        try:
+            found = search_columns(
+                model, mode, *round_prices, _EPS, limit=COLUMNS_PER_ROUND, deadline=deadline
+            )
+        except SearchTimeout:
+            timed_out = True
+            break
+        prices, count_price, cost_price = round_prices
         best_reduced = max(found.reduced, default=0.0)
+        bound = min(bound, z_lp + most * max(best_reduced, 0.0))
         rounds += 1
         if not len(found) or not master.add(found, model):
             break
@@ -405,10 +418,6 @@ def select_by_columns(
                 best_reduced,
             )
     lp_s = time.perf_counter() - started
-    # The LP dual bound: every selection is worth at most z_LP + (its networks) x (the largest
-    # reduced cost), and at most min(n, max_networks) networks are chosen.
-    most = n if budget.max_networks is None else min(n, budget.max_networks)
-    bound = z_lp + most * max(best_reduced, 0.0)
     artificial = np.asarray(master.highs.getSolution().col_value[: master.n_artificial])
     if not timed_out and artificial.max(initial=0.0) > 1e-6:
         raise InfeasibleGrouping(
@@ -455,16 +464,21 @@ def select_by_columns(
             if window <= _EPS * max(1.0, abs(bound)):
                 status, bound = "optimal", integer.objective
                 break
-        found = search_columns(
-            model,
-            mode,
-            prices,
-            count_price,
-            cost_price,
-            -window - _EPS * max(1.0, abs(z_lp)),
-            all_served=True,
-            limit=max_closing_columns + 1,
-        )
+        try:
+            found = search_columns(
+                model,
+                mode,
+                prices,
+                count_price,
+                cost_price,
+                -window - _EPS * max(1.0, abs(z_lp)),
+                all_served=True,
+                limit=max_closing_columns + 1,
+                deadline=deadline,
+            )
+        except SearchTimeout:
+            status = "time_limit"
+            break
         closing = len(found)
         log.info(
             "column generation: %d columns within %.4g of the LP bound %.9g (incumbent %s)",
@@ -501,10 +515,15 @@ def select_by_columns(
             bound = min(bound, max(bound - window, again.bound, integer.objective))
             break
     if integer is None:
-        raise InfeasibleGrouping(
-            f"no {mode} of the {n} tasks among the {len(master.members)} networks generated "
-            f"meets the budget ({budget.describe(tasks)})"
-            + (" before the time limit" if timed_out or status == "time_limit" else "")
+        if timed_out or status == "time_limit":
+            raise RuntimeError(
+                f"column generation reached the time limit of {time_limit_s:g} s without a "
+                f"feasible {mode} (the LP bound was {bound:.6g}); raise the time limit"
+            )
+        raise RuntimeError(
+            f"column generation found no {mode} among the {len(master.members)} networks it "
+            f"generated, though the linear relaxation is feasible (LP bound {bound:.6g}); the "
+            f"networks left to enumerate exceed {max_closing_columns}"
         )
     solve_s = time.perf_counter() - started
     log.info(
@@ -554,9 +573,19 @@ def _dive(master: _Master, model: GainModel, mode: str, deadline: float) -> _Int
                 master.highs.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
                 _solve_lp(master)
                 prices, count_price, cost_price = master.prices()
-                found = search_columns(
-                    sub, mode, prices, count_price, cost_price, _EPS, limit=COLUMNS_PER_ROUND
-                )
+                try:
+                    found = search_columns(
+                        sub,
+                        mode,
+                        prices,
+                        count_price,
+                        cost_price,
+                        _EPS,
+                        limit=COLUMNS_PER_ROUND,
+                        deadline=deadline,
+                    )
+                except SearchTimeout:
+                    return None
                 if not len(found) or not master.add(found, model):
                     break
         return None

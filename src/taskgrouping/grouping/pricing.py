@@ -35,6 +35,7 @@ and cost rows for networks costing ``a + b s``.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -171,11 +172,14 @@ class Columns:
         self.weight += other.weight
         self.reduced += other.reduced
 
-    def best(self, limit: int) -> Columns:
-        """The ``limit`` columns of largest reduced cost (ties by order found)."""
-        if len(self) <= limit:
-            return self
-        order = np.argsort(-np.asarray(self.reduced), kind="stable")[:limit]
+    def best(self, limit: int | None = None) -> Columns:
+        """The ``limit`` columns of largest reduced cost (all with None), in a canonical order:
+        by reduced cost, then network and served set, whatever order the search found them in
+        (the master's columns, and with them its LP solutions, must not depend on the search)."""
+        order = sorted(
+            range(len(self)),
+            key=lambda k: (-self.reduced[k], self.members[k], self.served[k]),
+        )[:limit]
         return Columns(
             members=[self.members[k] for k in order],
             served=[self.served[k] for k in order],
@@ -184,13 +188,23 @@ class Columns:
         )
 
 
-class _Threshold:
-    """The search's threshold: fixed, or raised to the ``limit``-th best reduced cost found."""
+class SearchTimeout(Exception):
+    """The search passed its deadline (:func:`search_columns`)."""
 
-    def __init__(self, floor: float, limit: int | None) -> None:
+
+class _Threshold:
+    """The search's threshold: fixed, or raised to the ``limit``-th best reduced cost found; and
+    its deadline (``time.perf_counter()`` seconds), checked once per chunk of partial networks."""
+
+    def __init__(self, floor: float, limit: int | None, deadline: float | None = None) -> None:
         self.value = floor
         self.limit = limit
+        self.deadline = deadline
         self.found: list[float] = []
+
+    def check_time(self) -> None:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            raise SearchTimeout
 
     def update(self, reduced: np.ndarray) -> None:
         if self.limit is None or reduced.size == 0:
@@ -253,8 +267,10 @@ def search_columns(
     *,
     limit: int | None = None,
     all_served: bool = False,
+    deadline: float | None = None,
 ) -> Columns:
-    """Every admissible column of reduced cost above ``threshold`` (or the ``limit`` best).
+    """Every admissible column of reduced cost above ``threshold`` (or the ``limit`` best);
+    raises :class:`SearchTimeout` past ``deadline`` (a ``time.perf_counter()`` value).
 
     ``prices`` are the cover rows' duals ``y_j``, ``count_price`` and ``cost_price`` those of the
     count and cost rows (0 without them). In overlap mode, without ``apart`` pairs, each served
@@ -265,7 +281,7 @@ def search_columns(
     closing enumeration needs them all).
     """
     found = Columns()
-    keep = _Threshold(threshold, limit)
+    keep = _Threshold(threshold, limit, deadline)
     for size in range(model.min_size, model.max_size + 1):
         if mode == "partition":
             _search_partition(model, size, prices, count_price, cost_price, keep, found)
@@ -274,10 +290,8 @@ def search_columns(
         else:
             for served in range(1, size + 1):
                 _search_served(model, size, served, prices, count_price, cost_price, keep, found)
-    # The threshold rose while searching: drop what fell below its final value.
-    if limit is not None:
-        return found.best(limit)
-    return found
+    # The threshold rose while searching: keep the best ``limit``, in canonical order.
+    return found.best(limit)
 
 
 def _start_states(model: GainModel, size: int, mode: str) -> np.ndarray:
@@ -322,6 +336,7 @@ def _search_partition(
     stack = [(members, part, sums, blocked)]
     while stack:
         members, part, sums, blocked = stack.pop()
+        keep.check_time()
         level = members.shape[1]
         if level == size:
             _finish_partition(model, members, part, keep, found)
@@ -395,6 +410,7 @@ def _search_overlap(
     stack = [(members, sums, blocked)]
     while stack:
         members, sums, blocked = stack.pop()
+        keep.check_time()
         level = members.shape[1]
         if level == size:
             _finish_overlap(model, members, prices, kappa, keep, found, all_served)
@@ -460,6 +476,7 @@ def _search_served(
     stack = [(starts[:, None], gains[starts], gains[:, starts].T.copy(), np.zeros(len(starts)))]
     while stack:
         members, gain_from, gives_to, pairs = stack.pop()
+        keep.check_time()
         level = members.shape[1]
         if level == served:
             _finish_served(

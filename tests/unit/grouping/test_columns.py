@@ -185,3 +185,15 @@ def test_larger_instances_match_the_enumeration(n, cap, budget, mode):
     result = select_by_columns(gains, limits, mode=mode)
     assert reference.status == result.status == "optimal"
     assert result.objective == pytest.approx(reference.objective, abs=1e-9)
+
+
+def test_a_time_limit_gives_a_bounded_answer_or_says_it_found_none() -> None:
+    gains = random_gain_matrix(60, 4)
+    budget = Budget(max_networks=12, max_size=5)
+    try:
+        result = select_by_columns(gains, budget, time_limit_s=0.3)
+    except RuntimeError as err:
+        assert "reached the time limit of 0.3 s without a feasible partition" in str(err)
+        return
+    assert result.status in ("time_limit", "optimal")
+    assert result.bound >= result.objective - 1e-9
