@@ -125,7 +125,7 @@ rule compare_hoa:
     wildcard_constraints:
         bench="taskonomy",
     conda:
-        "../../envs/plot.yaml"
+        "../../envs/solver.yaml"
     params:
         tasks=lambda wc: tasks_of(wc.bench),
         groups=lambda wc: [k for _, k, _ in default_networks(wc.bench)],

@@ -18,17 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from taskgrouping.evaluation.hoa_tasks import COMPARISON_COLUMNS, HOA_COLUMNS
 from taskgrouping.evaluation.tables import HALF_SIZE_COST, TASKONOMY_TASKS, read_hoa
 
-#: HOA's column letters and the ``taskonomy`` benchmark's task (domain) names.
-HOA_COLUMNS: dict[str, str] = {
-    "s": "segment_semantic",
-    "d": "depth_zbuffer",
-    "n": "normal",
-    "k": "keypoints2d",
-    "t": "edge_texture",
-}
-COMPARISON_COLUMNS = ("group", "task", "run_test", "hoa_test")
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "HOA_COLUMNS",
+    "compare_with_hoa",
+    "hoa_subset_losses",
+    "rank_agreement",
+    "seed_mean_metrics",
+]
 
 
 def hoa_subset_losses(path: Path | str) -> pd.DataFrame:

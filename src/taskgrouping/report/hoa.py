@@ -9,16 +9,19 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from taskgrouping.evaluation.hoa_comparison import COMPARISON_COLUMNS, HOA_COLUMNS
+from taskgrouping.evaluation.hoa_tasks import COMPARISON_COLUMNS, HOA_COLUMNS
 from taskgrouping.report._style import _save
 
-#: HOA's column letter of each task name, for compact subset labels (``sdn`` = seg+depth+normal).
-_LETTERS = {task: letter for letter, task in HOA_COLUMNS.items()}
+
+def _letters() -> dict[str, str]:
+    """HOA's column letter of each task name (``sdn`` = segmentation, depth, normals)."""
+    return {task: letter for letter, task in HOA_COLUMNS.items()}
 
 
 def subset_label(group: str) -> str:
     """HOA's letters of a group key's members: ``"segment_semantic+normal"`` -> ``"sn"``."""
-    return "".join(_LETTERS[t] for t in group.split("+"))
+    letters = _letters()
+    return "".join(letters[t] for t in group.split("+"))
 
 
 def plot_hoa_comparison(comparison: pd.DataFrame, agreement: pd.DataFrame, out_png: Path) -> None:
@@ -68,7 +71,7 @@ def plot_hoa_comparison(comparison: pd.DataFrame, agreement: pd.DataFrame, out_p
     for ax in list(axes.flat)[len(tasks) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="best")
-    letters = ", ".join(f"{_LETTERS[t]} = {t}" for t in tasks)
+    letters = ", ".join(f"{_letters()[t]} = {t}" for t in tasks)
     fig.suptitle(
         f"Subset networks' test losses: this run against HOA's table ({letters})", fontsize=10
     )
