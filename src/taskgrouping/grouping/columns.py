@@ -501,6 +501,8 @@ def select_by_columns(
             if integer is None:
                 window *= 8.0
                 continue
+            # The incumbent was handed over as a start, so only the time limit leaves none.
+            status = "time_limit"
             break
         if integer is None or again.objective >= integer.objective:
             integer = again
