@@ -13,7 +13,9 @@ networks, overlap over *served sets*.  The candidates are enumerated explicitly 
 each), which is exact and fits HiGHS for every subset up to ``n = 16`` tasks and, with a
 group-size cap, for ``n = 40`` tasks with networks of at most 4 tasks; up to 16 tasks an exact
 subset dynamic program replaces HiGHS. Beyond, column generation
-(:mod:`~taskgrouping.grouping.columns`, with the bounded search of
+(:mod:`~taskgrouping.grouping.columns`, with its master problem in
+:mod:`~taskgrouping.grouping.master`, the implied candidates in
+:mod:`~taskgrouping.grouping.gain_model` and the bounded search of
 :mod:`~taskgrouping.grouping.pricing`) solves the same models without listing the candidates, with
 a proven bound; :func:`select_by_gains` (:mod:`~taskgrouping.grouping.by_gains`) picks the solver
 of a gain-valued problem by its size.

@@ -27,6 +27,7 @@ import numpy as np
 from taskgrouping.grouping.candidates import gain_candidates, paper_objective_values
 from taskgrouping.grouping.checks import _as_float, _validate_gains
 from taskgrouping.grouping.columns import select_by_columns
+from taskgrouping.grouping.gain_model import check_objective
 from taskgrouping.grouping.selection import select
 from taskgrouping.grouping.types import MAX_CANDIDATES, MAX_OVERLAP_TASKS, Budget, Selection
 
@@ -141,10 +142,7 @@ def select_by_gains(
             time_limit_s=time_limit_s,
             tasks=names,
         )
-    if objective not in ("values", "paper"):
-        raise ValueError(f"unknown objective {objective!r}; accepted: values, paper")
-    if objective == "paper" and mode != "partition":
-        raise ValueError("objective 'paper' scores whole groups: it needs mode 'partition'")
+    check_objective(objective, mode)
     cands = gain_candidates(matrix, aggregate, max_size=budget.max_size, cost=cost, tasks=names)
     weights = paper_objective_values(matrix, cands.masks) if objective == "paper" else None
     return select(

@@ -34,21 +34,22 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import highspy
 import numpy as np
 
 from taskgrouping.grouping.admissible import _check_contradictions, _components
 from taskgrouping.grouping.checks import _check_budget_tasks, _validate_gains
-from taskgrouping.grouping.milp import _native_stdout_silenced
-from taskgrouping.grouping.pricing import (
-    Columns,
-    GainModel,
-    SearchTimeout,
-    make_gain_model,
-    search_columns,
+from taskgrouping.grouping.gain_model import GainModel, check_objective, make_gain_model
+from taskgrouping.grouping.master import (
+    _build_master,
+    _Integer,
+    _Master,
+    _solve_integer,
+    _solve_lp,
 )
+from taskgrouping.grouping.pricing import SearchTimeout, search_columns
 from taskgrouping.grouping.types import AGGREGATES, MODES, Budget, InfeasibleGrouping, Selection
 
 log = logging.getLogger("taskgrouping")
@@ -74,214 +75,6 @@ class _Names:
     def task_names(self, tasks: object) -> str:
         indices = [int(t) for t in tasks]  # type: ignore[attr-defined]
         return str(indices if self.tasks is None else [self.tasks[t] for t in indices])
-
-
-@dataclass
-class _Master:
-    """The restricted master: a HiGHS model and the columns in it, in order."""
-
-    highs: highspy.Highs
-    n_tasks: int
-    count_row: int | None
-    cost_row: int | None
-    n_artificial: int
-    row_upper: list[float]
-    keys: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = field(default_factory=dict)
-    members: list[tuple[int, ...]] = field(default_factory=list)
-    served: list[tuple[int, ...]] = field(default_factory=list)
-    weights: list[float] = field(default_factory=list)
-    costs: list[float] = field(default_factory=list)
-
-    def add(self, found: Columns, model: GainModel) -> int:
-        """Add the columns not in the master yet; returns how many were new."""
-        costs, starts, indices, values, weights = [], [], [], [], []
-        for members, served, weight in zip(found.members, found.served, found.weight, strict=True):
-            key = (members, served)
-            if key in self.keys:
-                continue
-            self.keys[key] = len(self.members)
-            self.members.append(members)
-            self.served.append(served)
-            self.weights.append(weight)
-            cost = model.network_cost(len(members))
-            self.costs.append(cost)
-            starts.append(len(indices))
-            rows = list(served)
-            vals = [1.0] * len(served)
-            if self.count_row is not None:
-                rows.append(self.count_row)
-                vals.append(1.0)
-            if self.cost_row is not None and cost != 0.0:
-                rows.append(self.cost_row)
-                vals.append(cost)
-            indices += rows
-            values += vals
-            weights.append(weight)
-            costs.append(cost)
-        if weights:
-            k = len(weights)
-            self.highs.addCols(
-                k,
-                np.asarray(weights, dtype=float),
-                np.zeros(k),
-                np.full(k, highspy.kHighsInf),
-                len(indices),
-                np.asarray(starts, dtype=np.int32),
-                np.asarray(indices, dtype=np.int32),
-                np.asarray(values, dtype=float),
-            )
-        return len(weights)
-
-    def prices(self) -> tuple[np.ndarray, float, float]:
-        duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)
-        count = 0.0 if self.count_row is None else float(duals[self.count_row])
-        cost = 0.0 if self.cost_row is None else float(duals[self.cost_row])
-        return duals[: self.n_tasks], count, cost
-
-
-def _new_highs(time_limit_s: float) -> highspy.Highs:
-    with _native_stdout_silenced():
-        highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    highs.setOptionValue("time_limit", max(float(time_limit_s), 1e-3))
-    return highs
-
-
-def _build_master(model: GainModel, budget: Budget, time_limit_s: float, penalty: float) -> _Master:
-    n = model.n_tasks
-    highs = _new_highs(time_limit_s)
-    highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
-    lower = [1.0] * n
-    upper = [1.0] * n
-    count_row = cost_row = None
-    if budget.max_networks is not None:
-        count_row = len(lower)
-        lower.append(-highspy.kHighsInf)
-        upper.append(float(budget.max_networks))
-    if budget.max_cost is not None:
-        cost_row = len(lower)
-        lower.append(-highspy.kHighsInf)
-        upper.append(float(budget.max_cost))
-    rows = len(lower)
-    highs.addRows(
-        rows,
-        np.asarray(lower),
-        np.asarray(upper),
-        0,
-        np.zeros(rows, dtype=np.int32),
-        np.zeros(0, dtype=np.int32),
-        np.zeros(0),
-    )
-    # One artificial column per task keeps the master feasible until real columns cover it.
-    highs.addCols(
-        n,
-        np.full(n, -penalty),
-        np.zeros(n),
-        np.full(n, highspy.kHighsInf),
-        n,
-        np.arange(n, dtype=np.int32),
-        np.arange(n, dtype=np.int32),
-        np.ones(n),
-    )
-    return _Master(
-        highs=highs,
-        n_tasks=n,
-        count_row=count_row,
-        cost_row=cost_row,
-        n_artificial=n,
-        row_upper=upper[n:],
-    )
-
-
-def _solve_lp(master: _Master) -> float:
-    master.highs.run()
-    status = master.highs.getModelStatus()
-    if status != highspy.HighsModelStatus.kOptimal:
-        raise RuntimeError(
-            "HiGHS stopped the restricted master LP with status "
-            f"{master.highs.modelStatusToString(status)}"
-        )
-    return float(master.highs.getInfo().objective_function_value)
-
-
-@dataclass(frozen=True)
-class _Integer:
-    chosen: list[int]
-    objective: float
-    bound: float
-    optimal: bool
-
-
-def _solve_integer(
-    master: _Master, time_limit_s: float, start: list[int] | None
-) -> _Integer | None:
-    """The integer master over the generated columns (no artificial ones)."""
-    n = master.n_tasks
-    m = len(master.members)
-    highs = _new_highs(time_limit_s)
-    highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
-    highs.setOptionValue("mip_rel_gap", 0.0)
-    # Presolve overruns time limits on large set-partitioning models (FACTS: by up to 34 s).
-    highs.setOptionValue("presolve", "off")
-    lower = [1.0] * n + [-highspy.kHighsInf] * len(master.row_upper)
-    upper = [1.0] * n + master.row_upper
-    rows = len(lower)
-    highs.addRows(
-        rows,
-        np.asarray(lower),
-        np.asarray(upper),
-        0,
-        np.zeros(rows, dtype=np.int32),
-        np.zeros(0, dtype=np.int32),
-        np.zeros(0),
-    )
-    starts, indices, values = [], [], []
-    extra = n
-    count_row = cost_row = None
-    if master.count_row is not None:
-        count_row = extra
-        extra += 1
-    if master.cost_row is not None:
-        cost_row = extra
-    for served, cost in zip(master.served, master.costs, strict=True):
-        starts.append(len(indices))
-        indices += list(served)
-        values += [1.0] * len(served)
-        if count_row is not None:
-            indices.append(count_row)
-            values.append(1.0)
-        if cost_row is not None and cost != 0.0:
-            indices.append(cost_row)
-            values.append(cost)
-    highs.addCols(
-        m,
-        np.asarray(master.weights, dtype=float),
-        np.zeros(m),
-        np.ones(m),
-        len(indices),
-        np.asarray(starts, dtype=np.int32),
-        np.asarray(indices, dtype=np.int32),
-        np.asarray(values, dtype=float),
-    )
-    highs.changeColsIntegrality(
-        m, np.arange(m, dtype=np.int32), np.full(m, highspy.HighsVarType.kInteger)
-    )
-    if start:
-        highs.setSolution(len(start), np.asarray(start, dtype=np.int32), np.ones(len(start)))
-    highs.run()
-    info = highs.getInfo()
-    status = highs.getModelStatus()
-    if status == highspy.HighsModelStatus.kInfeasible:
-        return None
-    if info.primal_solution_status != int(highspy.SolutionStatus.kSolutionStatusFeasible):
-        return None  # none among these columns, or none found before the time limit
-    chosen = np.flatnonzero(np.asarray(highs.getSolution().col_value) > 0.5).tolist()
-    return _Integer(
-        chosen=chosen,
-        objective=float(info.objective_function_value),
-        bound=float(info.mip_dual_bound),
-        optimal=status == highspy.HighsModelStatus.kOptimal,
-    )
 
 
 def select_by_columns(
@@ -349,10 +142,7 @@ def select_by_columns(
         raise ValueError(f"unknown mode {mode!r}; accepted: {', '.join(MODES)}")
     if aggregate not in AGGREGATES:
         raise ValueError(f"unknown aggregate {aggregate!r}; accepted: {', '.join(AGGREGATES)}")
-    if objective not in ("values", "paper"):
-        raise ValueError(f"unknown objective {objective!r}; accepted: values, paper")
-    if objective == "paper" and mode != "partition":
-        raise ValueError("objective 'paper' scores whole groups: it needs mode 'partition'")
+    check_objective(objective, mode)
     if not time_limit_s > 0:
         raise ValueError(f"time_limit_s {time_limit_s} must be positive")
     matrix = _validate_gains(gains)
@@ -390,7 +180,11 @@ def select_by_columns(
     last_log = started
     while True:
         master.highs.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
-        z_lp = _solve_lp(master)
+        solved = _solve_lp(master)
+        if solved is None:
+            timed_out = True
+            break
+        z_lp = solved
         round_prices = master.prices()
         try:
             found = search_columns(
@@ -573,7 +367,8 @@ def _dive(master: _Master, model: GainModel, mode: str, deadline: float) -> _Int
             sub = replace(model, settled=settled.copy())
             while time.perf_counter() < deadline:
                 master.highs.setOptionValue("time_limit", max(deadline - time.perf_counter(), 1e-3))
-                _solve_lp(master)
+                if _solve_lp(master) is None:
+                    return None
                 prices, count_price, cost_price = master.prices()
                 try:
                     found = search_columns(

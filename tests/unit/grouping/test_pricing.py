@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from taskgrouping.grouping.pricing import make_gain_model, search_columns
+from taskgrouping.grouping.gain_model import make_gain_model
+from taskgrouping.grouping.pricing import search_columns
 
 
 def _model(n, seed, *, aggregate="mean", objective="values", cap=4, cost=(1.0, 0.5), **rules):
