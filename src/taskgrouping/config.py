@@ -496,6 +496,7 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
                     f"of benchmark {bench!r}: {b} networks of at most {cap} tasks"
                 )
         _check_probe(cfg[bench]["probe"], tasks_of(cfg, bench), bench)
+        _check_planted(cfg, bench)
         limit = cfg["exhaustive"]["max_tasks"]
         if "exhaustive" in cfg["methods"] and n > limit:
             raise ConfigError(
@@ -504,6 +505,25 @@ def validate_config(raw: Mapping[str, Any]) -> dict[str, Any]:
                 "the limit"
             )
     return cfg
+
+
+def _check_planted(cfg: Mapping[str, Any], bench: str) -> None:
+    """Method ``planted`` needs a benchmark with a planted partition and, where the config says
+    how many clusters it plants (``n_clusters``), a budget that holds them."""
+    if "planted" not in cfg["methods"]:
+        return
+    if not has_planted_truth(bench):
+        raise ConfigError(
+            f"method 'planted' trains the planted partition, but benchmark {bench!r} has none; "
+            "drop the method or run only benchmarks with a planted truth (synthetic)"
+        )
+    clusters = cfg[bench].get("n_clusters")
+    budgets = budgets_of(cfg, bench)
+    if clusters is not None and max(budgets) < int(clusters):
+        raise ConfigError(
+            f"method 'planted' trains the {clusters} planted clusters of {bench!r} at the largest "
+            f"budget, but the budgets {budgets} stop below {clusters}"
+        )
 
 
 def config_digest(cfg: Mapping[str, Any]) -> str:

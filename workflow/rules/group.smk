@@ -1,10 +1,12 @@
 def select_groups_input(wc):
-    """What the method needs: a gain matrix, or the metrics of every subset network (of every
-    single-task and pair network) at the first training seed."""
+    """What the method needs: a gain matrix, the metrics of every subset network (of every
+    single-task and pair network) at the first training seed, or the planted partition."""
     inputs = {"tasks": f"results/{wc.bench}/data/tasks.json"}
     needs = get_method(wc.method).needs
     if needs == "gains":
         inputs["gains"] = gains_file(wc.bench, wc.method)
+    if needs == "truth":
+        inputs["truth"] = f"results/{wc.bench}/data/truth.json"
     if needs in ("subset_metrics", "pair_metrics"):
         largest = None if needs == "subset_metrics" else 2
         inputs["metrics"] = [

@@ -11,4 +11,5 @@ with logged(snakemake.log[0]):
         random=snakemake.params.random,
         gains_csv=snakemake.input.get("gains"),
         metrics_jsons=snakemake.input.get("metrics", []),
+        truth_json=snakemake.input.get("truth"),
     )

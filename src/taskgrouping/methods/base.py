@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 
 #: What a method groups by: nothing (a fixed or random grouping), a gain matrix, the validation
-#: metrics of every trained subset network, or those of every single-task and pair network.
-Needs = Literal["nothing", "gains", "subset_metrics", "pair_metrics"]
+#: metrics of every trained subset network, those of every single-task and pair network, or the
+#: benchmark's planted partition (``data/truth.json``, synthetic benchmarks).
+Needs = Literal["nothing", "gains", "subset_metrics", "pair_metrics", "truth"]
 NEEDS: tuple[str, ...] = get_args(Needs)
 
 
@@ -38,6 +39,8 @@ class SelectionInputs:
     metrics_jsons
         The ``metrics.json`` of every trained subset network, for ``"subset_metrics"``; of every
         single-task and pair network, for ``"pair_metrics"``.
+    truth_json
+        The benchmark's planted partition ``{"groups": [[task, ...], ...]}``, for ``"truth"``.
     """
 
     tasks: list[str]
@@ -46,6 +49,7 @@ class SelectionInputs:
     random: Mapping[str, Any]
     gains_csv: Path | str | None = None
     metrics_jsons: Sequence[Path | str] = field(default_factory=tuple)
+    truth_json: Path | str | None = None
 
     def gains(self) -> pd.DataFrame:
         """The gain matrix, checked to list :attr:`tasks` as rows and columns in order."""
@@ -73,7 +77,7 @@ class Method(ABC):
         ``"nothing"``, ``"gains"`` (a gain matrix ``results/<bench>/gains/<estimator>.csv``) or
         ``"subset_metrics"`` (every subset network trained at the first training seed) or
         ``"pair_metrics"`` (every single-task and pair network trained at the first training
-        seed).
+        seed) or ``"truth"`` (the benchmark's planted partition).
     estimator
         For ``needs = "gains"``: the estimator whose gains it uses; None: the config's
         ``probe.estimator``.

@@ -12,8 +12,8 @@ from taskgrouping.methods.base import NEEDS, Method
 from taskgrouping.methods.rules import SUM, UpdateRuleMethod, rule_method, update_rules
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-# Unranked methods follow the seven built-ins (ranks 0 to 6), alphabetically.
-_UNRANKED = 7
+# Unranked methods follow the eight built-ins (ranks 0 to 7), alphabetically.
+_UNRANKED = 8
 # Colours and markers of methods without their own (none a built-in's), in order of appearance.
 _SPARE_COLORS: tuple[str, ...] = ("tab:orange", "tab:pink", "tab:cyan", "gold", "navy")
 _SPARE_MARKERS: tuple[str, ...] = ("^", "v", "D", "P", "X")
@@ -26,7 +26,16 @@ _COMPOSED: dict[str, Method] = {}
 COMPOSE = "@"
 
 #: Modules of the built-in methods, each registering its method on import.
-BUILTIN_MODULES: tuple[str, ...] = ("stl", "mtl", "random", "exhaustive", "ours", "tag", "hoa")
+BUILTIN_MODULES: tuple[str, ...] = (
+    "stl",
+    "mtl",
+    "random",
+    "exhaustive",
+    "ours",
+    "tag",
+    "hoa",
+    "planted",
+)
 _builtins_loaded = False
 
 

@@ -15,6 +15,12 @@ from taskgrouping.report._style import (
     _save,
 )
 
+#: Above this many tasks the heatmap has no numbers in its cells and narrower cells.
+MANY_TASKS = 24
+#: The gains-over-time figure draws a panel for at most this many targets (the first ones), with
+#: a legend of the sources up to this many tasks.
+MANY_TARGETS = 16
+
 
 def plot_gains_over_time(
     steps_csv: Path,
@@ -44,15 +50,20 @@ def plot_gains_over_time(
             f"{steps_csv}: step-gain table is empty or lacks columns {sorted(missing)}"
         )
     tasks = list(tasks)
-    n = len(tasks)
+    sources = tasks
+    targets = tasks[:MANY_TARGETS]
+    n = len(targets)
     rows, cols, legend_panel = _panel_grid(n)
+    legend_panel = legend_panel and len(tasks) <= MANY_TARGETS
     fig, axes = plt.subplots(
         rows, cols, figsize=(3.3 * cols, 2.6 * rows), squeeze=False, sharex=True
     )
-    palette = sns.color_palette("tab20" if n > 10 else "tab10", n)
-    for k, target in enumerate(tasks):
+    palette = sns.color_palette(
+        "tab10" if len(sources) <= 10 else "tab20" if len(sources) <= 20 else "husl", len(sources)
+    )
+    for k, target in enumerate(targets):
         ax = axes[k // cols][k % cols]
-        for i, source in enumerate(tasks):
+        for i, source in enumerate(sources):
             if source == target:
                 continue
             pair = steps[(steps["source"] == source) & (steps["target"] == target)]
@@ -78,7 +89,9 @@ def plot_gains_over_time(
         axes[k // cols][k % cols].axis("off")
     handles = [plt.Line2D([], [], color=palette[i], lw=2, label=t) for i, t in enumerate(tasks)]
     style = {"title": "source task i", "fontsize": 10, "title_fontsize": 10, "frameon": False}
-    if legend_panel:
+    if len(tasks) > MANY_TARGETS:
+        pass  # a legend of every source would outgrow the figure: the lines stay unlabelled
+    elif legend_panel:
         axes[n // cols][n % cols].legend(
             handles=handles, loc="center", ncol=2 if n > 6 else 1, **style
         )
@@ -93,7 +106,12 @@ def plot_gains_over_time(
             f"; seeds' mean Spearman agreement {seeds['spearman'].mean():.2f} "
             f"({len(seeds)} pairs of runs)"
         )
-    fig.suptitle((title or "Transfer gains over training") + agreement, fontsize=12)
+    shown = (
+        f"; the first {len(targets)} of {len(tasks)} targets, sources unlabelled"
+        if len(tasks) > MANY_TARGETS
+        else ""
+    )
+    fig.suptitle((title or "Transfer gains over training") + agreement + shown, fontsize=12)
     fig.tight_layout()
     _save(fig, out_png)
 
@@ -130,7 +148,8 @@ def plot_gain_heatmap(gains_csv: Path, out_png: Path, *, title: str | None = Non
     if vmax == 0.0:
         vmax = 1.0  # all gains zero: any symmetric range shows them as neutral
 
-    side = max(4.5, 0.55 * n + 2.5)
+    many = n > MANY_TASKS
+    side = max(4.5, (0.14 if many else 0.55) * n + 2.5)
     fig, ax = plt.subplots(figsize=(side + 1.0, side))
     ax.set_facecolor("0.85")
     sns.heatmap(
@@ -140,10 +159,12 @@ def plot_gain_heatmap(gains_csv: Path, out_png: Path, *, title: str | None = Non
         center=0.0,
         vmin=-vmax,
         vmax=vmax,
-        annot=True,
+        annot=not many,
         fmt=".2g",
         annot_kws={"size": max(5.0, 10.0 - 0.25 * n)},
-        linewidths=0.5,
+        xticklabels=True,
+        yticklabels=True,
+        linewidths=0.0 if many else 0.5,
         linecolor="white",
         square=True,
         cbar_kws={"label": "gain on target j (> 0: co-training with i lowers j's loss)"},
@@ -154,6 +175,8 @@ def plot_gain_heatmap(gains_csv: Path, out_png: Path, *, title: str | None = Non
     ax.tick_params(axis="x", labelrotation=45)
     plt.setp(ax.get_xticklabels(), ha="right", rotation_mode="anchor")
     ax.tick_params(axis="y", labelrotation=0)
+    if many:
+        ax.tick_params(labelsize=5)
     if title is None:
         title = f"Pairwise transfer gains ({gains_csv.parent.name or gains_csv.stem})"
     ax.set_title(f"{title}\nblue: i helps j, red: i hurts j; diagonal undefined")

@@ -102,8 +102,24 @@ def _group_rows(
     return rows
 
 
+def _columns_by_planted(
+    tasks: list[str], rows: list[tuple[str, list[frozenset[str]]]]
+) -> tuple[list[str], list[tuple[str, list[frozenset[str]]]]]:
+    """Tasks and every row's cells reordered cluster by cluster of the first (planted) row, the
+    clusters by their first task, the tasks of a cluster in ``tasks`` order: a method that found
+    the planted partition shows its blocks."""
+    column = {t: i for i, t in enumerate(tasks)}
+    order = sorted(range(len(tasks)), key=lambda i: (min(map(column.get, rows[0][1][i])), i))
+    return [tasks[i] for i in order], [(label, [sets[i] for i in order]) for label, sets in rows]
+
+
 #: Colour of a task alone (a single-task network), whatever the task.
 _ALONE = (0.86, 0.86, 0.86)
+
+
+#: Above this many tasks the grid is drawn without cell numbers, in narrower columns, and (with
+#: a planted partition) with the columns in planted clusters.
+MANY_TASKS = 24
 
 
 def _label_cells(ax: Axes, grid: np.ndarray, colors: list) -> None:
@@ -170,6 +186,9 @@ def plot_groups(
 
     rows = _group_rows(group_jsons, tasks, truth_json)
     labels = [label for label, _ in rows]
+    many = len(tasks) > MANY_TASKS
+    if many and truth_json is not None:
+        tasks, rows = _columns_by_planted(tasks, rows)
     grid = _group_codes([sets for _, sets in rows], tasks)
     n_groups = int(grid.max())
     if n_groups <= 18:
@@ -182,12 +201,21 @@ def plot_groups(
     cmap = ListedColormap(colors)
 
     n_rows, n_cols = grid.shape
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * n_cols + 3.0), max(2.5, 0.45 * n_rows + 1.8)))
+    width = 0.16 * n_cols + 3.0 if many else 0.55 * n_cols + 3.0
+    fig, ax = plt.subplots(figsize=(max(5.0, width), max(2.5, 0.45 * n_rows + 1.8)))
     ax.imshow(
         grid, cmap=cmap, vmin=-0.5, vmax=n_groups + 0.5, aspect="auto", interpolation="nearest"
     )
-    _label_cells(ax, grid, colors)
-    ax.set_xticks(range(n_cols), labels=tasks, rotation=45, ha="right", rotation_mode="anchor")
+    if not many:
+        _label_cells(ax, grid, colors)
+    ax.set_xticks(
+        range(n_cols),
+        labels=tasks,
+        rotation=90 if many else 45,
+        ha="center" if many else "right",
+        rotation_mode="anchor" if not many else "default",
+        fontsize=6 if many else None,
+    )
     ax.set_yticks(range(n_rows), labels=labels)
     ax.set_xticks(np.arange(-0.5, n_cols), minor=True)
     ax.set_yticks(np.arange(-0.5, n_rows), minor=True)
@@ -196,7 +224,10 @@ def plot_groups(
     ax.set_xlabel("task")
     ax.set_ylabel("method, budget B")
     ax.set_title(
-        "Task groupings: a number and colour is one set of tasks in every row; - = task alone",
+        "Task groupings: a colour is one set of tasks in every row; grey = task alone"
+        + (", columns in planted clusters" if many and truth_json is not None else "")
+        if many
+        else "Task groupings: a number and colour is one set of tasks in every row; - = task alone",
         fontsize=10,
     )
     _save(fig, out_png)

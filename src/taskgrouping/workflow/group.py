@@ -34,6 +34,7 @@ def select_groups(
     random: Mapping[str, Any],
     gains_csv: Path | str | None = None,
     metrics_jsons: Sequence[Path | str] = (),
+    truth_json: Path | str | None = None,
 ) -> None:
     """Group stage: choose the groups of ``method`` at ``budget`` and write them as JSON.
 
@@ -42,15 +43,18 @@ def select_groups(
     losses of every trained subset network, both in ``grouping['mode']`` with at most
     ``budget`` networks of at most ``grouping['max_group_size']`` tasks; ``random`` draws
     random partitions into exactly ``budget`` groups; ``stl`` and ``mtl`` are fixed groupings;
-    an update rule's method, all tasks in one network). ``gains_csv`` is required by methods that
-    need gains. A method whose networks train with an update rule of their own
-    (:attr:`~taskgrouping.methods.Method.update`) records it as ``update``.
+    an update rule's method, all tasks in one network; ``planted`` the benchmark's planted
+    partition). ``gains_csv`` is required by methods that need gains, ``truth_json`` (the planted
+    partition) by those that need the truth. A method whose networks train with an update rule
+    of their own (:attr:`~taskgrouping.methods.Method.update`) records it as ``update``.
     """
     from taskgrouping.methods import SelectionInputs, get_method
 
     chooser = get_method(method)
     if chooser.needs == "gains" and gains_csv is None:
         raise ValueError(f"method {method!r} needs a gain matrix (gains_csv)")
+    if chooser.needs == "truth" and truth_json is None:
+        raise ValueError(f"method {method!r} needs the planted partition (truth_json)")
     inputs = SelectionInputs(
         tasks=list(tasks),
         budget=int(budget),
@@ -58,6 +62,7 @@ def select_groups(
         random=random,
         gains_csv=gains_csv,
         metrics_jsons=tuple(metrics_jsons),
+        truth_json=truth_json,
     )
     out: dict[str, Any] = {
         "method": method,

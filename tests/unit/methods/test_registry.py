@@ -35,7 +35,7 @@ from taskgrouping.workflow.group import select_groups
 from tests.helpers.sine import run_workflow, tiny_sine_block
 
 ROOT = Path(__file__).resolve().parents[3]
-BUILTINS = ["stl", "mtl", "random", "exhaustive", "ours", "tag", "hoa"]
+BUILTINS = ["stl", "mtl", "random", "exhaustive", "ours", "tag", "hoa", "planted"]
 # Every update rule but sum is a method too (tests/unit/methods/test_rules.py), after the built-ins.
 RULES = sorted(set(registered_updates()) - {"sum"})
 GROUPING = {"mode": "partition", "aggregate": "mean", "max_group_size": None, "time_limit_s": 60}
@@ -50,7 +50,7 @@ from taskgrouping.methods import Method
 class Chunks(Method):
     name = "chunks"
     needs = "gains"
-    order = 7
+    order = 8
     color = "tab:olive"
     marker = "X"
 
@@ -85,7 +85,7 @@ def chunks_file(folder: Path, stem: str = "chunks_method") -> Path:
 
 def test_builtins_are_registered_in_figure_order() -> None:
     assert registered_methods() == [*BUILTINS, *RULES]
-    assert reference_methods() == ["stl", "mtl"]
+    assert reference_methods() == ["stl", "mtl", "planted"]
     assert [get_method(name).name for name in BUILTINS] == BUILTINS
     assert {name: get_method(name).needs for name in BUILTINS} == {
         "stl": "nothing",
@@ -95,6 +95,7 @@ def test_builtins_are_registered_in_figure_order() -> None:
         "ours": "gains",
         "tag": "gains",
         "hoa": "pair_metrics",
+        "planted": "truth",
     }
     assert get_method("tag").estimator == "tag" and get_method("ours").estimator is None
 
@@ -109,7 +110,16 @@ def test_budgets_of_the_builtins() -> None:
 
 # What the figures drew before the registry existed: its order, colours and markers must not
 # change the committed figures.
-ORDER = {"stl": 0, "mtl": 1, "random": 2, "exhaustive": 3, "ours": 4, "tag": 5, "hoa": 6}
+ORDER = {
+    "stl": 0,
+    "mtl": 1,
+    "random": 2,
+    "exhaustive": 3,
+    "ours": 4,
+    "tag": 5,
+    "hoa": 6,
+    "planted": 7,
+}
 COLORS = {
     "stl": "tab:gray",
     "mtl": "tab:brown",
@@ -118,8 +128,9 @@ COLORS = {
     "ours": "tab:red",
     "tag": "tab:purple",
     "hoa": "tab:olive",
+    "planted": "black",
 }
-MARKERS = {"exhaustive": "s", "ours": "o", "random": ".", "tag": "^", "hoa": "D"}
+MARKERS = {"exhaustive": "s", "ours": "o", "random": ".", "tag": "^", "hoa": "D", "planted": "*"}
 # No spare colour is a built-in's.
 SPARE_COLORS = ("tab:orange", "tab:pink", "tab:cyan", "gold", "navy")
 SPARE_MARKERS = ("^", "v", "D", "P", "X")
@@ -129,7 +140,7 @@ SPARE_MARKERS = ("^", "v", "D", "P", "X")
 def test_order_and_style_reproduce_the_figures(extra: list[str]) -> None:
     names = [*BUILTINS, *extra]
     assert [method_order_key(n) for n in names] == [
-        (ORDER[n], "") if n in ORDER else (7, n) for n in names
+        (ORDER[n], "") if n in ORDER else (8, n) for n in names
     ]
     spare = [n for n in names if not has_style(n)]
     assert spare == extra
@@ -251,7 +262,7 @@ def test_a_job_process_finds_the_plugin_method_through_the_environment(tmp_path:
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "(7, '') ('tab:olive', 'X')"
+    assert proc.stdout.strip() == "(8, '') ('tab:olive', 'X')"
     written = json.loads((tmp_path / "g.json").read_text())
     assert written["method"] == "chunks" and written["budget"] == 2
     assert written["groups"] == [["a", "b"], ["c"]]

@@ -75,3 +75,43 @@ def test_the_panels_of_gains_over_time_leave_at_most_one_blank(n: int) -> None:
     assert rows * cols - n - legend_panel <= 1
     if n in (6, 8, 9, 12):
         assert (rows * cols, legend_panel) == (n, False)
+
+
+def test_many_tasks_draw_without_numbers_and_the_first_targets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from taskgrouping.report.gains import MANY_TARGETS, MANY_TASKS
+
+    tasks = [f"t{i}" for i in range(MANY_TASKS + 2)]
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(len(tasks),) * 2)
+    np.fill_diagonal(values, 0.0)
+    matrix = pd.DataFrame(values, index=tasks, columns=tasks)
+    matrix.to_csv(tmp_path / "gains.csv")
+    plot_gain_heatmap(tmp_path / "gains.csv", tmp_path / "heat.png")
+    assert (tmp_path / "heat.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = [
+        (step, 0, a, b, float(rng.normal()))
+        for step in range(3)
+        for a in tasks
+        for b in tasks
+        if a != b
+    ]
+    steps = tmp_path / "steps.csv"
+    pd.DataFrame(rows, columns=["step", "seed", "source", "target", "gain"]).to_csv(
+        steps, index=False
+    )
+    seeds = tmp_path / "seeds.csv"
+    pd.DataFrame(columns=["seed_a", "seed_b", "spearman"]).to_csv(seeds, index=False)
+    import matplotlib.pyplot as plt
+
+    drawn = []
+    real_save = plt.Figure.savefig
+
+    def spy(fig, *args, **kwargs):
+        drawn.append(sum(ax.has_data() for ax in fig.axes))
+        return real_save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(plt.Figure, "savefig", spy)
+    plot_gains_over_time(steps, seeds, tasks, tmp_path / "time.png")
+    assert drawn == [MANY_TARGETS]

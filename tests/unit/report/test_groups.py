@@ -57,3 +57,24 @@ def test_a_group_has_one_number_and_colour_in_every_row() -> None:
     assert len({codes[0, 0], codes[0, 2], codes[1, 1]}) == 3
     # Numbered by the groups that occur, not by the rows' order.
     assert (_group_codes(rows[::-1], tasks)[::-1] == codes).all()
+
+
+def test_many_tasks_put_the_columns_in_planted_clusters(tmp_path: Path) -> None:
+    from taskgrouping.report.groups import MANY_TASKS, _columns_by_planted
+
+    tasks = [f"t{i}" for i in range(MANY_TASKS + 6)]
+    clusters = [tasks[k::3] for k in range(3)]  # interleaved: t0 t3 t6 ... | t1 t4 ...
+    owner = {t: frozenset(c) for c in clusters for t in c}
+    alone = [frozenset([t]) for t in tasks]
+    ordered, rows = _columns_by_planted(
+        tasks, [("planted", [owner[t] for t in tasks]), ("stl", alone)]
+    )
+    assert ordered == clusters[0] + clusters[1] + clusters[2]
+    # every row follows its columns: each cell is still its task's group
+    assert rows[0][1] == [owner[t] for t in ordered]
+    assert rows[1][1] == [frozenset([t]) for t in ordered]
+    truth = _write_json(tmp_path / "truth.json", {"groups": clusters})
+    ours = _write_json(tmp_path / "ours.json", {"method": "ours", "budget": 3, "groups": clusters})
+    out = tmp_path / "groups.png"
+    plot_groups([ours], tasks, out, truth_json=truth)
+    _assert_png(out, min_side=150)
