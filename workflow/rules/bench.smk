@@ -1,4 +1,5 @@
 from taskgrouping.harness.bench_probe import DEFAULT_GRID as BENCH_PROBE_GRID
+from taskgrouping.harness.probe_scale import DEFAULT_GRID as BENCH_PROBE_SCALE_GRID
 from taskgrouping.harness.update_cost import DEFAULT_GRID as BENCH_UPDATES_GRID
 
 
@@ -51,6 +52,32 @@ rule bench_probe:
         grid=BENCH_PROBE_GRID,
     script:
         "../scripts/bench_probe.py"
+
+
+rule bench_probe_scale:
+    output:
+        csv="results/bench/probe_scale.csv",
+        figure=report(
+            "figures/bench/probe_scale.png",
+            caption="../report/bench_probe_scale.rst",
+            category="performance",
+            subcategory="probing",
+            labels={"figure": "probing at 20 to 100 tasks"},
+        ),
+    log:
+        "logs/bench_probe_scale/bench_probe_scale.log",
+    benchmark:
+        "benchmarks/bench_probe_scale/bench_probe_scale.tsv"
+    conda:
+        "../../envs/bench_probe.yaml"
+    threads: 2
+    resources:
+        runtime=60,
+        mem_mb=8000,
+    params:
+        grid=BENCH_PROBE_SCALE_GRID,
+    script:
+        "../scripts/bench_probe_scale.py"
 
 
 rule bench_updates:

@@ -1,6 +1,6 @@
 def select_groups_input(wc):
     """What the method needs: a gain matrix, the metrics of every subset network (of every
-    single-task and pair network) at the first training seed, or the planted partition."""
+    single-task and pair network) at the first training seed, or the planted truth."""
     inputs = {"tasks": f"results/{wc.bench}/data/tasks.json"}
     needs = get_method(wc.method).needs
     if needs == "gains":

@@ -187,6 +187,22 @@ def bench_probe(
     render.plot_bench_probe(Path(out_csv), Path(out_png))
 
 
+def bench_probe_scale(
+    grid: Mapping[str, Any], out_csv: Path | str, out_png: Path | str, threads: int = 1
+) -> None:
+    """Probing at scale: each estimator's probing step against a training step at n = 20, 50
+    and 100 tasks, and lazy or pair-sampled exact collection against full collection at equal
+    cost; the CSV's columns are documented in :mod:`taskgrouping.harness.probe_scale`."""
+    from taskgrouping.harness.probe_scale import run_scale_bench
+    from taskgrouping.workflow.logs import torch_setup
+
+    torch_setup(threads)
+    atomic_write_csv(out_csv, run_scale_bench(grid))
+    from taskgrouping import report as render
+
+    render.plot_bench_probe_scale(Path(out_csv), Path(out_png))
+
+
 def bench_updates(
     grid: Mapping[str, Any], out_csv: Path | str, out_png: Path | str, threads: int = 1
 ) -> None:

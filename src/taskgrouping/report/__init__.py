@@ -6,7 +6,12 @@ group JSON files), validates them, and writes a PNG (dpi 150) or table files.
 
 # The style module first: it selects matplotlib's Agg backend before any figure module loads pyplot.
 import taskgrouping.report._style  # noqa: F401  # isort: skip
-from taskgrouping.report.bench import plot_bench_grouping, plot_bench_probe, plot_bench_updates
+from taskgrouping.report.bench import (
+    plot_bench_grouping,
+    plot_bench_probe,
+    plot_bench_probe_scale,
+    plot_bench_updates,
+)
 from taskgrouping.report.curves import plot_budget_curve, plot_method_curves
 from taskgrouping.report.gains import plot_gain_heatmap, plot_gains_over_time
 from taskgrouping.report.groups import plot_groups
@@ -19,6 +24,7 @@ __all__ = [
     "describe_run",
     "plot_bench_grouping",
     "plot_bench_probe",
+    "plot_bench_probe_scale",
     "plot_bench_updates",
     "plot_budget_curve",
     "plot_gain_heatmap",

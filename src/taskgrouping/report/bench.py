@@ -208,6 +208,101 @@ def plot_bench_probe(bench_csv: Path, out_png: Path) -> None:
     _save(fig, Path(out_png))
 
 
+def plot_bench_probe_scale(bench_csv: Path, out_png: Path) -> None:
+    """Probing at 20 to 100 tasks: each estimator's step in training steps, and how well cheaper
+    exact collection reproduces full collection.
+
+    Reads the CSV of :func:`taskgrouping.harness.probe_scale.run_scale_bench`. Left: one probing
+    step of each estimator divided by one training step, against ``n`` (log scale). Right: the
+    Spearman correlation with full collection's gains against ``n`` of the first-order estimate
+    and, at each cost fraction, of lazy all-pair and pair-sampled exact collection (mean over
+    draws, whiskers to the smallest); a hollow marker: draw 0 did not lead the grouping program to
+    the planted partition.
+    """
+    bench_csv = Path(bench_csv)
+    df = pd.read_csv(bench_csv)
+    ratios = {
+        "exact_fast_in_mtl_steps": ("exact, fast engine", "tab:red", "o"),
+        "exact_batched_in_mtl_steps": ("exact, batched engine", "tab:orange", "v"),
+        "tag_in_mtl_steps": ("TAG affinity", "tab:purple", "^"),
+        "first_order_in_mtl_steps": ("first-order estimate", "tab:green", "D"),
+    }
+    needed = ["part", "n_tasks", "setting", "cost_fraction", "rank_corr_mean", "rank_corr_min"]
+    needed += ["planted_recovered", "n_combos", *ratios]
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise ValueError(f"{bench_csv}: missing column(s) {missing}")
+    step = df[df["part"] == "step"].sort_values("n_tasks")
+    coll = df[df["part"] == "collection"]
+    if step.empty or coll.empty:
+        raise ValueError(f"{bench_csv}: needs rows of both parts, step and collection")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.5, 4.6), layout="constrained")
+    for column, (label, color, marker) in ratios.items():
+        left.plot(step["n_tasks"], step[column], color=color, marker=marker, label=label)
+    for _, row in step.iterrows():
+        left.annotate(
+            f"C={int(row['n_combos'])}",
+            (row["n_tasks"], row["exact_fast_in_mtl_steps"]),
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+            fontsize="x-small",
+        )
+    left.set_yscale("log")
+    left.set_xlabel("number of tasks n")
+    left.set_ylabel("one probing step / one training step")
+    left.set_xticks(step["n_tasks"])
+    left.legend(fontsize="small")
+    left.grid(alpha=0.3, which="both")
+    curves = [("first_order", None, "first-order, every step", "tab:green", "D")]
+    fractions = sorted(
+        {round(1 / f) for f in coll["cost_fraction"].dropna() if 0 < f < 1}, reverse=False
+    )
+    styles = {
+        "lazy_all_pairs": ("tab:blue", "all pairs, lazy"),
+        "sampled_pairs": ("tab:red", "sampled pairs"),
+    }
+    markers = ["o", "s", "^", "v"]
+    for k_index, k in enumerate(fractions):
+        for setting, (color, text) in styles.items():
+            curves.append((setting, k, f"exact, {text}, cost 1/{k}", color, markers[k_index % 4]))
+    for setting, k, label, color, marker in curves:
+        rows = coll[coll["setting"] == setting]
+        if k is not None:
+            rows = rows[(1 / rows["cost_fraction"]).round().eq(k)]
+        rows = rows.sort_values("n_tasks")
+        if rows.empty:
+            continue
+        mean, low = rows["rank_corr_mean"].to_numpy(), rows["rank_corr_min"].to_numpy()
+        style = "-" if k is None or k == fractions[0] else "--"
+        right.errorbar(
+            rows["n_tasks"],
+            mean,
+            yerr=[mean - low, np.zeros_like(mean)],
+            color=color,
+            linestyle=style,
+            capsize=2,
+            label=label,
+        )
+        found = rows["planted_recovered"].astype(str).str.lower().eq("true").to_numpy()
+        right.scatter(
+            rows["n_tasks"],
+            mean,
+            marker=marker,
+            s=40,
+            zorder=3,
+            facecolors=np.where(found, color, "white").tolist(),
+            edgecolors=color,
+        )
+    right.set_xlabel("number of tasks n")
+    right.set_ylabel("Spearman correlation with full collection")
+    right.set_xticks(step["n_tasks"])
+    right.grid(alpha=0.3)
+    right.legend(fontsize="x-small", loc="lower left")
+    right.set_title("hollow: planted partition not recovered", fontsize="small")
+    _save(fig, Path(out_png))
+
+
 def plot_bench_updates(bench_csv: Path, out_png: Path) -> None:
     """Time per training step and peak memory of every update rule, relative to the plain sum.
 
