@@ -20,7 +20,12 @@ from taskgrouping.config import (
     tasks_of as _config_tasks,
     validate_config,
 )
-from taskgrouping.evaluation.costs import group_key, subset_keys
+from taskgrouping.evaluation.costs import (
+    group_dir,
+    group_key,
+    group_of_dir,
+    subset_keys,
+)
 from taskgrouping.methods import export_update_rules, get_method, registered_methods
 from taskgrouping.plugins import export_plugins
 
@@ -182,8 +187,10 @@ def group_file(bench, method, budget):
 
 
 def metrics_file(bench, update, group, seed):
-    """Result of the network of ``group`` trained with update rule ``update`` at ``seed``."""
-    return f"results/{bench}/train/{update}/{group}/seed{seed}/metrics.json"
+    """Result of the network of ``group`` (a key) trained with update rule ``update`` at
+    ``seed``; a key too long for a folder name is shortened (``group_dir``)."""
+    folder = group_dir(group, tasks_of(bench))
+    return f"results/{bench}/train/{update}/{folder}/seed{seed}/metrics.json"
 
 
 def all_subset_keys(bench, largest=None):

@@ -16,6 +16,7 @@ rule train_group:
         runtime=30,
     params:
         bench=lambda wc: train_params(wc.bench, wc.update_rule),
+        group=lambda wc: group_of_dir(wc.group, tasks_of(wc.bench)),
         device=config["device"],
         amp=config["amp"],
     script:

@@ -6,7 +6,7 @@ with logged(snakemake.log[0]):
         snakemake.wildcards.bench,
         snakemake.params.bench,
         snakemake.input.data.rsplit("/", 1)[0],
-        snakemake.wildcards.group,
+        snakemake.params.group,
         snakemake.output.metrics,
         threads=snakemake.threads,
         seed=int(snakemake.wildcards.seed),

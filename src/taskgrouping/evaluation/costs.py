@@ -94,6 +94,44 @@ def group_key(group: Sequence[str], tasks: Sequence[str]) -> str:
     return "+".join(sorted(group, key=list(tasks).index))
 
 
+#: A group key longer than this (bytes) is not a folder name: most file systems stop at 255.
+MAX_GROUP_DIR_BYTES = 200
+
+
+def group_dir(key: str, tasks: Sequence[str]) -> str:
+    """The folder name of a group network's outputs: its key (tasks joined by ``+``), or, for a
+    key longer than :data:`MAX_GROUP_DIR_BYTES` (100 tasks in one network), ``<size>-tasks=<hex>``
+    with the hexadecimal bit mask of its tasks in benchmark order (bit ``i``: ``tasks[i]``). No
+    task name holds ``=``, so the two forms never meet; :func:`group_of_dir` inverts it."""
+    if len(key.encode("utf-8")) <= MAX_GROUP_DIR_BYTES:
+        return key
+    members = key.split("+")
+    position = {t: i for i, t in enumerate(tasks)}
+    unknown = [t for t in members if t not in position]
+    if unknown:
+        raise ValueError(f"group {key!r} has task(s) {unknown} not among the tasks {list(tasks)}")
+    mask = sum(1 << position[t] for t in set(members))
+    return f"{len(members)}-tasks={mask:x}"
+
+
+def group_of_dir(name: str, tasks: Sequence[str]) -> str:
+    """The group key of a folder named by :func:`group_dir`."""
+    if "=" not in name:
+        return name
+    size, _, digits = name.partition("-tasks=")
+    try:
+        mask = int(digits, 16)
+    except ValueError:
+        mask = -1
+    members = [t for i, t in enumerate(tasks) if mask >= 0 and mask >> i & 1]
+    if mask < 0 or mask >> len(tasks) or str(len(members)) != size:
+        raise ValueError(
+            f"group folder {name!r} is not '<size>-tasks=<hex mask>' over the {len(tasks)} "
+            "tasks of this benchmark"
+        )
+    return "+".join(members)
+
+
 def subset_keys(tasks: Sequence[str], largest: int | None = None) -> list[str]:
     """Keys of every non-empty subset of ``tasks`` of at most ``largest`` tasks (None: all)."""
     return [

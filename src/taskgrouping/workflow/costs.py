@@ -12,12 +12,17 @@ from taskgrouping.io import atomic_write_csv, read_json
 log = logging.getLogger("taskgrouping")
 
 
-def benchmark_file(benchmark: str, job: Any, root: Path | str = ".") -> Path:
+def benchmark_file(
+    benchmark: str, job: Any, root: Path | str = ".", tasks: Sequence[str] = ()
+) -> Path:
     """The Snakemake benchmark file of ``job`` (a :class:`~taskgrouping.evaluation.costs.Job`),
-    as the rules ``train_group``, ``probe_base`` and ``probe_points`` declare it."""
+    as the rules ``train_group``, ``probe_base`` and ``probe_points`` declare it; a group network's
+    folder is :func:`~taskgrouping.evaluation.costs.group_dir` of its key over ``tasks``."""
+    from taskgrouping.evaluation.costs import group_dir
+
     base = Path(root) / "benchmarks" / job.kind / benchmark
     if job.kind == "train_group":
-        return base / job.update / job.group / f"seed{job.seed}.tsv"
+        return base / job.update / group_dir(job.group, tasks) / f"seed{job.seed}.tsv"
     if job.kind == "probe_base":
         return base / f"seed{job.seed}.tsv"
     if job.kind == "probe_points":
@@ -69,7 +74,7 @@ def tabulate_costs(
         benchmark,
         selections,
         costs,
-        lambda job: read_job_seconds(benchmark_file(benchmark, job, root)),
+        lambda job: read_job_seconds(benchmark_file(benchmark, job, root, tasks)),
     )
     unmeasured = int(table["unmeasured_jobs"].sum())
     if unmeasured:

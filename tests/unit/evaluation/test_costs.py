@@ -11,8 +11,11 @@ import pytest
 
 from taskgrouping.evaluation.costs import (
     COSTS_COLUMNS,
+    MAX_GROUP_DIR_BYTES,
     Job,
     cost_table,
+    group_dir,
+    group_of_dir,
     read_job_seconds,
     selection_cost,
     subset_keys,
@@ -190,3 +193,26 @@ def test_readme_lists_every_column_of_the_cost_table() -> None:
     (row,) = [r for r in readme.splitlines() if r.startswith("| evaluate | `tabulate_costs`")]
     for column in COSTS_COLUMNS[3:]:
         assert f"`{column}`" in row, column
+
+
+def test_a_long_group_key_gets_a_short_reversible_folder() -> None:
+    tasks = [f"t{i}" for i in range(100)]
+    short = "t0+t5+t99"
+    assert group_dir(short, tasks) == short == group_of_dir(short, tasks)
+    everything = "+".join(tasks)
+    folder = group_dir(everything, tasks)
+    assert folder == "100-tasks=" + "f" * 25
+    assert len(folder.encode()) <= MAX_GROUP_DIR_BYTES
+    assert group_of_dir(folder, tasks) == everything
+    odd = "+".join(tasks[1::2])  # 50 tasks, 194 bytes: still a key
+    assert group_dir(odd, tasks) == odd
+    many = "+".join(t for t in tasks if t != "t3")
+    assert group_of_dir(group_dir(many, tasks), tasks) == many
+    with pytest.raises(ValueError, match="'x'"):
+        group_dir(everything + "+x", tasks)
+    with pytest.raises(ValueError, match="not '<size>-tasks=<hex mask>'"):
+        group_of_dir("3-tasks=f", tasks)  # four tasks in the mask
+    with pytest.raises(ValueError, match="not '<size>-tasks=<hex mask>'"):
+        group_of_dir("1-tasks=zz", tasks)
+    train = benchmark_file("b", Job("train_group", 0, update="sum", group=everything), "r", tasks)
+    assert train == Path("r/benchmarks/train_group/b/sum") / folder / "seed0.tsv"
