@@ -64,7 +64,8 @@ wildcard_constraints:
     seed=r"\d+",
     shard=r"\d+",
     shards=r"\d+",
-    group=r"[A-Za-z0-9_.-]+(\+[A-Za-z0-9_.-]+)*",
+    # a group key (task names joined by "+"), or a long key's folder "tasks=<hex mask>.<size>"
+    group=r"[A-Za-z0-9_.-]+(\+[A-Za-z0-9_.-]+)*|tasks=[0-9a-f]+\.[0-9]+",
 
 
 def tasks_of(bench):

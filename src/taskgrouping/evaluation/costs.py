@@ -100,9 +100,11 @@ MAX_GROUP_DIR_BYTES = 200
 
 def group_dir(key: str, tasks: Sequence[str]) -> str:
     """The folder name of a group network's outputs: its key (tasks joined by ``+``), or, for a
-    key longer than :data:`MAX_GROUP_DIR_BYTES` (100 tasks in one network), ``<size>-tasks=<hex>``
-    with the hexadecimal bit mask of its tasks in benchmark order (bit ``i``: ``tasks[i]``). No
-    task name holds ``=``, so the two forms never meet; :func:`group_of_dir` inverts it."""
+    key longer than :data:`MAX_GROUP_DIR_BYTES` (100 tasks in one network),
+    ``tasks=<hex>.<size>`` with the hexadecimal bit mask of its tasks in benchmark order (bit
+    ``i``: ``tasks[i]``). No task name holds ``=``, so the two forms never meet; the one ``.``
+    near the end keeps Snakemake from taking a mask such as ``fff...f`` for a periodic wildcard
+    (a sign of endless recursion to it). :func:`group_of_dir` inverts it."""
     if len(key.encode("utf-8")) <= MAX_GROUP_DIR_BYTES:
         return key
     members = key.split("+")
@@ -111,14 +113,14 @@ def group_dir(key: str, tasks: Sequence[str]) -> str:
     if unknown:
         raise ValueError(f"group {key!r} has task(s) {unknown} not among the tasks {list(tasks)}")
     mask = sum(1 << position[t] for t in set(members))
-    return f"{len(members)}-tasks={mask:x}"
+    return f"tasks={mask:x}.{len(members)}"
 
 
 def group_of_dir(name: str, tasks: Sequence[str]) -> str:
     """The group key of a folder named by :func:`group_dir`."""
-    if "=" not in name:
+    if not name.startswith("tasks="):
         return name
-    size, _, digits = name.partition("-tasks=")
+    digits, _, size = name.removeprefix("tasks=").partition(".")
     try:
         mask = int(digits, 16)
     except ValueError:
@@ -126,7 +128,7 @@ def group_of_dir(name: str, tasks: Sequence[str]) -> str:
     members = [t for i, t in enumerate(tasks) if mask >= 0 and mask >> i & 1]
     if mask < 0 or mask >> len(tasks) or str(len(members)) != size:
         raise ValueError(
-            f"group folder {name!r} is not '<size>-tasks=<hex mask>' over the {len(tasks)} "
+            f"group folder {name!r} is not 'tasks=<hex mask>.<size>' over the {len(tasks)} "
             "tasks of this benchmark"
         )
     return "+".join(members)
