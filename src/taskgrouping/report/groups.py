@@ -87,6 +87,8 @@ def _group_rows(
             )
         if (method, budget) in entries:
             raise ValueError(f"{path}: duplicate grouping for method {method!r}, budget {budget}")
+        if method == "planted" and truth_json is not None:
+            continue  # the truth's own row shows it
         label = f"{method}, B={budget}" + (" (draw 0)" if "draws" in data else "")
         entries[(method, budget)] = (label, _group_sets(data["groups"], tasks, path))
 
@@ -155,7 +157,9 @@ def plot_groups(
     ``planted`` row when ``truth_json`` is given; one column per task in ``tasks`` order. A cell's
     colour and number name the task's group, the same colour and number for the same set of
     tasks in every row (see :func:`_group_codes`); a task alone is light grey, marked "-". For
-    ``random``, draw 0 (the ``groups`` field) is shown.
+    ``random``, draw 0 (the ``groups`` field) is shown; method ``planted`` has no row of its own
+    beside the truth's. Above :data:`MANY_TASKS` tasks the cells carry no numbers and, with a
+    truth, the columns follow the planted clusters, separated by black lines.
 
     Parameters
     ----------
@@ -219,7 +223,11 @@ def plot_groups(
     ax.set_yticks(range(n_rows), labels=labels)
     ax.set_xticks(np.arange(-0.5, n_cols), minor=True)
     ax.set_yticks(np.arange(-0.5, n_rows), minor=True)
-    ax.grid(which="minor", color="white", linewidth=1.5)
+    ax.grid(which="minor", color="white", linewidth=0.6 if many else 1.5)
+    if many and truth_json is not None:
+        edges = [c for c in range(1, n_cols) if grid[0, c] != grid[0, c - 1]]
+        for c in edges:
+            ax.axvline(c - 0.5, color="black", linewidth=0.8)
     ax.tick_params(which="minor", length=0)
     ax.set_xlabel("task")
     ax.set_ylabel("method, budget B")
