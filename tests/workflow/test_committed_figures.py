@@ -7,6 +7,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from taskgrouping.report.run_info import lock_pins, sha256_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,15 +28,23 @@ def test_readme_result_table_is_the_committed_totals_table() -> None:
     assert table == (FIGURES / "totals.md").read_text().splitlines()
 
 
-def test_published_run_description_lists_the_committed_figures() -> None:
-    info = json.loads((FIGURES / "run_info.json").read_text())
-    committed = {p.name for p in FIGURES.iterdir() if p.name != "run_info.json"}
+PUBLISHED = sorted(p.parent for p in (ROOT / "figures").glob("*/run_info.json"))
+
+
+@pytest.mark.parametrize("folder", PUBLISHED, ids=[p.name for p in PUBLISHED])
+def test_published_run_description_lists_the_committed_figures(folder: Path) -> None:
+    info = json.loads((folder / "run_info.json").read_text())
+    committed = {p.name for p in folder.iterdir() if p.name != "run_info.json"}
     assert set(info["files"]) == committed
     # The measured seconds (cost figure and tables) change with every run, CI's included.
     assert set(info["measured"]) == {"cost.png", "costs.csv", "costs.md"}
     for name, digest in info["files"].items():
         if name not in info["measured"]:
-            assert sha256_of(FIGURES / name) == digest, f"{name} is not the file the run made"
+            assert sha256_of(folder / name) == digest, f"{name} is not the file the run made"
+
+
+def test_the_default_run_is_published() -> None:
+    assert FIGURES in PUBLISHED
 
 
 def test_published_run_description_ran_with_the_locked_versions() -> None:
