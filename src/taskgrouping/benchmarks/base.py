@@ -123,6 +123,16 @@ class Benchmark(ABC):
         out = model(x, tasks)
         return {t: self.loss(out[t], self.target(y, t)) for t in tasks}
 
+    def differentiable_batch(self, batch: Batch) -> Batch:
+        """A validation batch as one whose :meth:`task_losses` are differentiable training
+        losses, for update rules that differentiate a validation loss (``auto_lambda``).
+
+        Default: the batch itself. A benchmark whose validation losses are not differentiable
+        (``cop`` measures the greedy objective there) returns a batch that gives its training
+        loss on the same examples.
+        """
+        return batch
+
     def batch_metric_sums(
         self, model: nn.Module, batch: Batch, tasks: Sequence[str], *, extras: bool = True
     ) -> dict[str, dict[str, torch.Tensor]]:

@@ -122,6 +122,7 @@ class AutoLambda(LossUpdate):
         self.virtual: torch.nn.Module | None = None
         self.val: _ValBatches | None = None
         self._losses: Callable[..., torch.Tensor] | None = None
+        self._differentiable: Callable[[Any], Any] = lambda batch: batch
 
     def bind(self, context: UpdateContext) -> None:
         """Create the weights, their optimizer, the virtual copy of the network and the
@@ -140,6 +141,7 @@ class AutoLambda(LossUpdate):
         self.virtual = copy.deepcopy(context.model)
         self.val = _ValBatches(context.val, context.batch_size, context.seed)
         self._losses = context.losses
+        self._differentiable = context.differentiable
 
     def meta_gradient(
         self,
@@ -184,7 +186,13 @@ class AutoLambda(LossUpdate):
             for vb, b in zip(self.virtual.buffers(), model.buffers(), strict=True):
                 vb.copy_(b)
         self.virtual.train(model.training)
-        val_loss = self._losses(val_batch, self.virtual).float().sum()
+        val_loss = self._losses(self._differentiable(val_batch), self.virtual).float().sum()
+        if not val_loss.requires_grad:
+            raise UpdateError(
+                "update 'auto_lambda' differentiates the validation loss after its virtual step, "
+                "but this benchmark's validation losses carry no gradient; its "
+                "differentiable_batch must give a batch with differentiable losses"
+            )
         if not bool(torch.isfinite(val_loss)):
             raise UpdateError(
                 "update 'auto_lambda': the validation loss after the virtual step is not finite"

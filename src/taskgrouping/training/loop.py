@@ -168,6 +168,7 @@ class TrainingLoop:
                 batch_size=int(cfg["batch_size"]),
                 seed=int(seed),
                 key=self.key,
+                differentiable=bench.differentiable_batch,
             )
         )
 

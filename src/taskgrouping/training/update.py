@@ -70,6 +70,10 @@ class UpdateContext:
         The run's seed (for a generator of the rule's own).
     key
         The run's name in messages (the group).
+    differentiable
+        ``differentiable(batch)``: a validation batch as one whose losses are differentiable
+        training losses (:meth:`Benchmark.differentiable_batch
+        <taskgrouping.benchmarks.Benchmark.differentiable_batch>`; default: the batch itself).
     """
 
     tasks: list[str]
@@ -80,6 +84,7 @@ class UpdateContext:
     batch_size: int
     seed: int
     key: str
+    differentiable: Callable[[Any], Any] = lambda batch: batch
 
 
 class LossUpdate(ABC):

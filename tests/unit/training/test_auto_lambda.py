@@ -145,3 +145,38 @@ def test_it_trains_a_network_with_attention(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(AutoLambda, "twice_differentiable", False)
     with pytest.raises(RuntimeError, match=r"derivative for .* is not implemented"):
         loop().train_step((x[:8], y[:8]))
+
+
+def test_a_validation_loss_without_gradient_is_refused_and_the_benchmark_view_used() -> None:
+    """Losses measured without a gradient on validation batches (cop's greedy objective) cannot
+    give the meta-gradient: the rule names the fix, and differentiates what the benchmark's
+    differentiable_batch gives."""
+    from taskgrouping.training.update import UpdateError
+
+    torch.manual_seed(0)
+    model = Linear2()
+    opt = torch.optim.SGD(model.parameters(), lr=0.3)
+    plain = losses_of(model)
+
+    def measured(batch, net=None):  # no gradient on a batch marked "val", as cop's greedy one
+        x, y, kind = batch
+        out = plain((x, y), net)
+        return out.detach() if kind == "val" else out
+
+    val = Split(torch.randn(8, 3), torch.randn(8, 2))
+    train = (torch.randn(8, 3), torch.randn(8, 2), "train")
+    val_batch = (*val.fetch(torch.arange(8)), "val")
+    update = get_update("auto_lambda")
+    update.bind(UpdateContext(["a", "b"], model, opt, measured, val, 8, 0, "a+b"))
+    with pytest.raises(UpdateError, match="differentiable_batch"):
+        update.meta_gradient(tuple(measured(train)), model, opt, val_batch)
+    update = get_update("auto_lambda")
+    context = UpdateContext(
+        ["a", "b"], model, opt, measured, val, 8, 0, "a+b", lambda b: (b[0], b[1], "train")
+    )
+    update.bind(context)
+    meta = update.meta_gradient(tuple(measured(train)), model, opt, val_batch)
+    reference = get_update("auto_lambda")
+    reference.bind(UpdateContext(["a", "b"], model, opt, plain, val, 8, 0, "a+b"))
+    expected = reference.meta_gradient(tuple(plain(train[:2])), model, opt, val_batch[:2])
+    torch.testing.assert_close(meta, expected)

@@ -214,6 +214,13 @@ class COPBenchmark(Benchmark):
                 out[name] = ratios(task, value, y[name]).mean().float()
         return out
 
+    def differentiable_batch(self, batch: Batch) -> Batch:
+        """The validation instances without their references: the REINFORCE loss on them
+        (:meth:`task_losses`), which Auto-Lambda's meta-gradient can differentiate; the greedy
+        objective it otherwise measures there is piecewise constant in the weights."""
+        x, _ = batch
+        return x, None
+
     def batch_metric_sums(
         self, model: torch.nn.Module, batch: Batch, tasks: Sequence[str], *, extras: bool = True
     ) -> dict[str, dict[str, torch.Tensor]]:

@@ -201,3 +201,26 @@ def test_a_killed_and_resumed_network_has_identical_metrics(prepared, tmp_path: 
     )
     assert epochs[0] == 3, "the resumed run repeated or skipped epochs"
     assert resumed.to_dict() == reference
+
+
+def test_auto_lambda_differentiates_the_reinforce_loss_on_validation_instances(prepared) -> None:
+    """The greedy objective that cop measures on validation instances has no gradient; Auto-Lambda
+    takes the REINFORCE loss on those instances instead (differentiable_batch), and its weights
+    move."""
+    from taskgrouping.training import TrainingLoop
+
+    bench, data = prepared
+    splits = bench.load(data)
+    val_batch = splits["val"].fetch(torch.arange(4))
+    model = bench.build_model(["tsp6", "op6"])
+    measured = bench.task_losses(model, val_batch, ["tsp6", "op6"])
+    assert not any(loss.requires_grad for loss in measured.values())
+    x, y = bench.differentiable_batch(val_batch)
+    assert y is None and x is val_batch[0]
+    trained = bench.task_losses(model, (x, y), ["tsp6", "op6"])
+    assert all(loss.requires_grad for loss in trained.values())
+    cfg = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 8}
+    run = TrainingLoop(bench, ["tsp6", "op6"], cfg, 0, update="auto_lambda", val=splits["val"])
+    before = run.update.task_weights.detach().clone()
+    run.train_epoch(splits["train"], 0)
+    assert not torch.equal(run.update.task_weights.detach(), before)
