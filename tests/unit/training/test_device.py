@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -47,20 +45,3 @@ def test_amp_on_cpu_changes_no_number() -> None:
         assert train_group(bench, splits, ["t0", "t1"], train, 2, amp=amp).to_dict() == (
             plain.to_dict()
         )
-
-
-def test_setup_determinism_sets_the_flag_without_importing_inductor() -> None:
-    # In a fresh process: the test session itself may already have imported torch._inductor.
-    code = (
-        "import sys, torch\n"
-        "from taskgrouping.training import setup_determinism\n"
-        "setup_determinism(torch.device('cpu'))\n"
-        "print(torch.are_deterministic_algorithms_enabled(),"
-        " torch.is_deterministic_algorithms_warn_only_enabled(),"
-        " 'torch._inductor' in sys.modules)\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout.split()
-    # the same global flag as torch.use_deterministic_algorithms(True): on, errors (not warnings)
-    assert out == ["True", "False", "False"]
