@@ -52,10 +52,10 @@ def test_defaults_fill_an_empty_config_and_match_the_shipped_one() -> None:
         ({"synthetic": {"seed": "one"}}, "synthetic.seed = 'one': must be of type integer"),
         ({"synthetic": {"n_train": -5}}, "synthetic.n_train = -5: must be >= 1"),
         ({"synthetic": {"noise": -0.1}}, "synthetic.noise = -0.1: must be >= 0"),
-        ({"synthetic": {"budgets": [7]}}, "budget 7 exceeds the 6 tasks of benchmark 'synthetic'"),
+        ({"synthetic": {"budgets": [7]}}, "budget 7 exceeds the 5 tasks of benchmark 'synthetic'"),
         (
             {"synthetic": {"n_clusters": 9}},
-            "synthetic.n_clusters = 9 exceeds synthetic.n_tasks = 6",
+            "synthetic.n_clusters = 9 exceeds synthetic.n_tasks = 5",
         ),
         ({"synthetic": {"n_features": 3}}, "synthetic.n_features = 3 is too small"),
         ({"synthetic": {"n_tasks": 10}}, "more than exhaustive.max_tasks = 8"),
@@ -75,7 +75,7 @@ def test_defaults_fill_an_empty_config_and_match_the_shipped_one() -> None:
         ({"grouping": {"mode": "both"}}, "grouping.mode = 'both': must be one of"),
         (
             {"grouping": {"max_group_size": 2}},
-            "budget 1 with grouping.max_group_size = 2 cannot cover the 6 tasks",
+            "budget 1 with grouping.max_group_size = 2 cannot cover the 5 tasks",
         ),
         (
             {"synthetic": {"train": {"optimizer": "rmsprop"}}},
@@ -151,7 +151,7 @@ def test_numbers_in_every_notation_are_numbers(tmp_path: Path, text: str) -> Non
         ({"synthetic": {"budgets": []}}, r"^synthetic\.budgets = \[\]: must list at least 1"),
         (
             {"synthetic": {"probe": {"sample": 99}}},
-            r"^synthetic\.probe\.sample = 99 exceeds the 15 pairs of the 6 tasks of 'synthetic'",
+            r"^synthetic\.probe\.sample = 99 exceeds the 10 pairs of the 5 tasks of 'synthetic'",
         ),
     ],
 )
